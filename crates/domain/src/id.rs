@@ -1,0 +1,89 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{InvalidValue, Timestamp};
+
+/// A resident's id (`ckid`).
+///
+/// New ids are ULIDs: time-sortable and collision-free. Ids from 2019 (`ck1`, ...) stay
+/// readable, so parsing accepts any short id of letters, digits, `.`, `_` and `-`.
+/// **Invariant:** a `ResidentId` never contains `#`; the store keeps its own records
+/// (idempotency keys) under `#`-prefixed keys that no resident id can name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ResidentId(String);
+
+impl ResidentId {
+    pub const MAX_LEN: usize = 64;
+
+    /// A new ULID whose time part is `at`.
+    pub fn generate(at: Timestamp) -> Self {
+        let ulid = ulid::Ulid::from_datetime(at.as_offset_date_time().into());
+        Self(ulid.to_string())
+    }
+
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        let ok = !value.is_empty()
+            && value.len() <= Self::MAX_LEN
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidValue(format!(
+                "ckid must be 1 to {} letters, digits, '.', '_' or '-'",
+                Self::MAX_LEN
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ResidentId {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ResidentId> for String {
+    fn from(value: ResidentId) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for ResidentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_sort_by_time_and_do_not_collide() {
+        let early = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let late = Timestamp::parse("2026-01-01T00:00:01Z").unwrap();
+        let a = ResidentId::generate(early);
+        let b = ResidentId::generate(late);
+        assert!(a < b);
+        let many: std::collections::HashSet<_> =
+            (0..10_000).map(|_| ResidentId::generate(early)).collect();
+        assert_eq!(many.len(), 10_000);
+        assert!(ResidentId::parse(a.as_str()).is_ok());
+    }
+
+    #[test]
+    fn legacy_ids_parse_and_store_keys_do_not() {
+        assert!(ResidentId::parse("ck1").is_ok());
+        assert!(ResidentId::parse("idempotency#abc").is_err());
+        assert!(ResidentId::parse("").is_err());
+        assert!(ResidentId::parse(&"a".repeat(65)).is_err());
+        assert!(ResidentId::parse("../etc").is_err());
+    }
+}

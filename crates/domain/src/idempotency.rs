@@ -1,0 +1,43 @@
+use crate::InvalidValue;
+
+/// The `Idempotency-Key` a client sends so that a retried registration is answered
+/// with the first result: 1..=128 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        let ok = !value.is_empty()
+            && value.len() <= Self::MAX_LEN
+            && value.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidValue(format!(
+                "Idempotency-Key must be 1 to {} visible ASCII characters",
+                Self::MAX_LEN
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_128() {
+        assert!(IdempotencyKey::parse("a").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(128)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse("é").is_err());
+    }
+}

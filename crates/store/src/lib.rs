@@ -1,0 +1,24 @@
+//! The residents table on DynamoDB.
+//!
+//! Services hold the store through the capability traits in [`ops`] (`Arc<dyn ...>`), so
+//! a handler sees only what it may do. [`DynamoStore`] implements them all against one
+//! table whose layout is [`table::DEFINITION`].
+//!
+//! **Invariant:** no request path scans the table. Listing is a Query on an index;
+//! only `cuddlekube-admin migrate` scans.
+
+pub mod client;
+mod cursor;
+mod dynamo;
+mod error;
+mod item;
+mod ops;
+pub mod seed;
+pub mod table;
+
+pub use client::{TableName, dynamodb_client};
+pub use dynamo::{DynamoStore, MigrationReport, error_chain};
+pub use error::StoreError;
+pub use ops::{
+    Admission, ListQuery, Page, Readiness, ResidentAdmitter, ResidentFeeder, ResidentReader,
+};

@@ -1,0 +1,46 @@
+//! Developer automation for Cuddle Kube (the cargo xtask pattern).
+//!
+//! - `cargo xtask test [-- <cargo test args>]`: fetch DynamoDB Local if missing, start it
+//!   on a free port, run every workspace test against it, stop it (also on failure).
+//! - `cargo xtask dev`: the whole stack natively; see `dev.rs`.
+
+mod dev;
+mod dynamodb_local;
+mod test;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let result = match args.next().as_deref() {
+        Some("test") => test::run(args.collect()),
+        Some("dev") => dev::run(),
+        Some("dynamodb-local") => dynamodb_local::serve_forever(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 test [-- ARGS]    run every test against a fresh DynamoDB Local\n  \
+                 dev               run the whole stack natively (DynamoDB Local + 3 services)\n  \
+                 dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives at crates/xtask).
+fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/xtask sits two levels below the root")
+        .to_path_buf()
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    service_kit::run_service(server_listing::INFO, server_listing::build)
+}

@@ -1,0 +1,84 @@
+//! website: the public Cuddle Kube site, the only service behind the public ALB. It
+//! renders HTML from the two internal APIs and never talks to DynamoDB itself.
+//!
+//! `main.rs` only calls [`build`]; tests call [`build_with_config`] with port 0.
+
+use std::time::Duration;
+
+use axum::Router;
+use service_kit::config::{self, BaseUrl};
+use service_kit::{Application, ConfigError, Limits, ServiceInfo, health_router};
+
+pub const INFO: ServiceInfo = ServiceInfo::new("website");
+
+/// How long the website waits for an API before giving up on it.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    /// `SERVER_LISTING_URL`, e.g. `http://server-listing:8080`.
+    pub server_listing_url: BaseUrl,
+    /// `REGISTER_URL`, e.g. `http://register:8080`.
+    pub register_url: BaseUrl,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            port: config::port()?,
+            server_listing_url: config::var("SERVER_LISTING_URL")?,
+            register_url: config::var("REGISTER_URL")?,
+        })
+    }
+}
+
+/// Everything a handler may use.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub http: reqwest::Client,
+    pub config: Config,
+}
+
+/// The site's pages (health and readiness are added by [`build_with_config`]).
+pub fn router(_state: AppState) -> Router {
+    Router::new()
+}
+
+pub async fn build() -> Result<Application, String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let port = config.port;
+    build_with_config(config)
+        .await
+        .map_err(|err| format!("cannot start on port {port}: {err}"))
+}
+
+pub async fn build_with_config(config: Config) -> Result<Application, std::io::Error> {
+    let http = reqwest::Client::builder()
+        .timeout(UPSTREAM_TIMEOUT)
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let port = config.port;
+    let state = AppState {
+        http: http.clone(),
+        config: config.clone(),
+    };
+    // Ready when both APIs answer their liveness check.
+    let probe = move || {
+        let (http, config) = (http.clone(), config.clone());
+        async move {
+            for api in [&config.server_listing_url, &config.register_url] {
+                let url = api.join("/health");
+                match http.get(&url).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => return Err(format!("{url} answered {}", response.status())),
+                    Err(err) => return Err(format!("{url} did not answer: {err}")),
+                }
+            }
+            Ok(())
+        }
+    };
+    let health = health_router(INFO, probe);
+    Application::bind(port, router(state), health, Limits::default()).await
+}
