@@ -475,3 +475,27 @@ async fn an_unreachable_database_is_unavailable_and_says_nothing_of_the_sdk() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(all_items(&store).await.is_empty(), "nothing was written");
 }
+
+#[tokio::test]
+async fn the_store_recovers_when_dynamodb_comes_back() {
+    let mut local = test_support::PrivateDynamoDbLocal::start().await;
+    let store = local.fresh_store().await;
+    store.ready().await.unwrap();
+    local.stop();
+    assert!(matches!(
+        store.ready().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    local.resume().await;
+    // In-memory data went with the process; the same client works once the table is back.
+    create_table(store.client(), store.table()).await.unwrap();
+    store.ready().await.unwrap();
+    let admitted = store
+        .admit(&new_resident("back", "linux"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&admitted.resident.ckid).await.unwrap(),
+        admitted.resident
+    );
+}

@@ -70,3 +70,106 @@ pub async fn fresh_store() -> DynamoStore {
         .expect("create a fresh residents table in DynamoDB Local");
     DynamoStore::new(client, table)
 }
+
+/// A DynamoDB Local of a test's own, for outage tests that stop and restart it. The jar
+/// comes from `DYNAMODB_LOCAL_DIR` (set by `cargo xtask test`). Killed when dropped.
+#[derive(Debug)]
+pub struct PrivateDynamoDbLocal {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl PrivateDynamoDbLocal {
+    /// Starts one on a free port and waits until it answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut local = Self { child: None, port };
+        local.resume().await;
+        local
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for this instance, configured as the services configure theirs.
+    pub async fn client(&self) -> Client {
+        client()
+            .await
+            .config()
+            .to_builder()
+            .endpoint_url(self.endpoint())
+            .build()
+            .pipe(Client::from_conf)
+    }
+
+    /// A fresh residents table on this instance, and a store on it.
+    pub async fn fresh_store(&self) -> DynamoStore {
+        let client = self.client().await;
+        let table = unique_table_name();
+        store::table::create_table(&client, &table)
+            .await
+            .expect("create a residents table");
+        DynamoStore::new(client, table)
+    }
+
+    /// Kills the process: from now on the endpoint refuses connections. In-memory data
+    /// is gone; after [`resume`](Self::resume) tables must be created again.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until it answers.
+    pub async fn resume(&mut self) {
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("DYNAMODB_LOCAL_DIR")
+                .expect("DYNAMODB_LOCAL_DIR is not set: run the tests with `cargo xtask test`"),
+        );
+        let child = std::process::Command::new("java")
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .arg("-jar")
+            .arg(dir.join("DynamoDBLocal.jar"))
+            .args(["-inMemory", "-port", &self.port.to_string()])
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start DynamoDB Local (java)");
+        self.child = Some(child);
+        let client = self.client().await;
+        for _ in 0..300 {
+            if client.list_tables().send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "DynamoDB Local on port {} did not answer within 30 s",
+            self.port
+        );
+    }
+}
+
+impl Drop for PrivateDynamoDbLocal {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+
+impl<T> Pipe for T {}

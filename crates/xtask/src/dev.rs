@@ -23,7 +23,9 @@ struct Processes(Vec<(&'static str, Child)>);
 impl Drop for Processes {
     fn drop(&mut self) {
         for (_, child) in self.0.iter_mut().rev() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         for (name, child) in self.0.iter_mut().rev() {
@@ -82,9 +84,15 @@ pub fn run() -> anyhow::Result<()> {
         let mut command = Command::new(bin(name));
         command
             .env("PORT", port.to_string())
-            .env("LOG_FORMAT", std::env::var("LOG_FORMAT").unwrap_or_else(|_| "pretty".into()))
+            .env(
+                "LOG_FORMAT",
+                std::env::var("LOG_FORMAT").unwrap_or_else(|_| "pretty".into()),
+            )
             .env("OTEL_SERVICE_NAME", name)
-            .env("SERVER_LISTING_URL", format!("http://127.0.0.1:{SERVER_LISTING_PORT}"))
+            .env(
+                "SERVER_LISTING_URL",
+                format!("http://127.0.0.1:{SERVER_LISTING_PORT}"),
+            )
             .env("REGISTER_URL", format!("http://127.0.0.1:{REGISTER_PORT}"));
         aws(&mut command);
         let child = command.spawn().with_context(|| format!("start {name}"))?;
@@ -99,7 +107,10 @@ pub fn run() -> anyhow::Result<()> {
     println!("  website          http://127.0.0.1:{WEBSITE_PORT}/");
     println!("  server-listing   http://127.0.0.1:{SERVER_LISTING_PORT}/health");
     println!("  register         http://127.0.0.1:{REGISTER_PORT}/health");
-    println!("  DynamoDB Local   {} (table cuddlekube)", dynamodb.endpoint());
+    println!(
+        "  DynamoDB Local   {} (table cuddlekube)",
+        dynamodb.endpoint()
+    );
     println!("Press Ctrl-C to stop everything.");
 
     loop {
@@ -126,7 +137,8 @@ fn wait_for_health(name: &str, port: u16) -> anyhow::Result<()> {
     while started.elapsed() < Duration::from_secs(30) {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            let _ = stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
             let mut head = [0u8; 12];
             if stream.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
                 return Ok(());

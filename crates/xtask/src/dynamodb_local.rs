@@ -134,11 +134,14 @@ fn find_jar_dir(cache: &Path) -> Option<PathBuf> {
 
 /// `cargo xtask dynamodb-local`: for running services or tests by hand.
 pub fn serve_forever() -> anyhow::Result<()> {
+    let jar_dir = ensure_jar()?;
     let local = DynamoDbLocal::start()?;
     println!("DynamoDB Local: {}", local.endpoint());
     println!(
-        "export AWS_ENDPOINT_URL_DYNAMODB={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
-        local.endpoint()
+        "export AWS_ENDPOINT_URL_DYNAMODB={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local \
+         AWS_SECRET_ACCESS_KEY=local DYNAMODB_LOCAL_DIR={}",
+        local.endpoint(),
+        jar_dir.display()
     );
     println!("(Ctrl-C to stop)");
     loop {
