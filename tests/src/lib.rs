@@ -1,6 +1,8 @@
 //! Whole-stack tests live in `tests/tests/`: they start the real service binaries as
 //! processes against DynamoDB Local. This library holds what they share.
 
+pub mod otlp;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -13,7 +13,6 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::Problem;
 
@@ -79,11 +78,11 @@ impl Application {
             )
             // Enforced by the body extractors (Json, Form, Bytes), whose rejection each
             // service maps to its own 413.
-            .layer(DefaultBodyLimit::max(limits.body_bytes));
-        let router = routes
-            .merge(health)
-            .layer(CatchPanicLayer::new())
-            .layer(TraceLayer::new_for_http());
+            .layer(DefaultBodyLimit::max(limits.body_bytes))
+            // Outermost on the routes, so a shed or timed-out request is traced too; health
+            // and readiness are merged after it and so are never traced.
+            .layer(axum::middleware::from_fn(telemetry::http::trace_requests));
+        let router = routes.merge(health).layer(CatchPanicLayer::new());
         Ok(Self {
             listener,
             router,

@@ -4,9 +4,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use domain::{Happiness, IdempotencyKey, NewResident, Resident, ResidentId, Timestamp};
 use tracing::instrument;
@@ -14,6 +13,7 @@ use tracing::instrument;
 use crate::cursor::Cursor;
 use crate::item::{IdempotencyItem, ResidentItem, idempotency_pk};
 use crate::table::{LISTING_PARTITION, NEWEST_INDEX, OS_INDEX, attr};
+use crate::traced::traced;
 use crate::{
     Admission, ListQuery, Page, Readiness, ResidentAdmitter, ResidentFeeder, ResidentReader,
     StoreError, TableName,
@@ -58,14 +58,17 @@ impl DynamoStore {
     /// goes through [`ResidentAdmitter::admit`].
     pub async fn insert(&self, resident: &Resident) -> Result<bool, StoreError> {
         let item: Item = serde_dynamo::to_item(ResidentItem::from(resident))?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table.as_str())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(ckid)")
-            .send()
-            .await;
+        let result = traced(
+            "PutItem",
+            self.table.as_str(),
+            self.client
+                .put_item()
+                .table_name(self.table.as_str())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(ckid)")
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(true),
             Err(err)
@@ -81,6 +84,8 @@ impl DynamoStore {
 
     /// One transaction: the resident (never overwriting) and, with a key, the key's
     /// record (unless a live one exists). `Ok(None)` means the key's record won.
+    /// The `ClientRequestToken` makes an SDK retry of an attempt DynamoDB did apply a
+    /// no-op, so a lost answer never admits the server twice.
     async fn try_admit(
         &self,
         resident: &Resident,
@@ -89,78 +94,56 @@ impl DynamoStore {
     ) -> Result<Option<()>, AdmitRetry> {
         let resident_item: Item =
             serde_dynamo::to_item(ResidentItem::from(resident)).map_err(StoreError::from)?;
-        let Some((key, fingerprint)) = key else {
-            let result = self
-                .client
-                .put_item()
-                .table_name(self.table.as_str())
-                .set_item(Some(resident_item))
-                .condition_expression("attribute_not_exists(ckid)")
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(Some(())),
-                // The ckid was taken: a ULID collision, so draw another.
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Err(AdmitRetry::Again)
-                }
-                Err(err) => Err(StoreError::from(err).into()),
-            };
-        };
         let put_resident = Put::builder()
             .table_name(self.table.as_str())
             .set_item(Some(resident_item))
             .condition_expression("attribute_not_exists(ckid)")
             .build()
             .map_err(StoreError::internal)?;
-        let record = IdempotencyItem {
-            ckid: idempotency_pk(key),
-            fingerprint: fingerprint.to_owned(),
-            resident: resident.clone(),
-            expires_at: now.plus(IDEMPOTENCY_TTL).unix_seconds(),
-        };
-        let put_record = Put::builder()
-            .table_name(self.table.as_str())
-            .set_item(Some(
-                serde_dynamo::to_item(record).map_err(StoreError::from)?,
-            ))
-            // TTL deletion lags by up to days, so an expired record counts as absent.
-            .condition_expression("attribute_not_exists(ckid) OR expires_at < :now")
-            .expression_attribute_values(":now", Self::n(now.unix_seconds()))
-            .build()
-            .map_err(StoreError::internal)?;
-        let result = self
+        let mut request = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_resident).build())
-            .transact_items(TransactWriteItem::builder().put(put_record).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Some(())),
-            Err(err) => {
-                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                    err.as_service_error()
-                else {
-                    return Err(StoreError::from(err).into());
-                };
-                let codes: Vec<_> = cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect();
-                match codes.as_slice() {
-                    [_, "ConditionalCheckFailed"] => Ok(None),
-                    c if c.contains(&"TransactionConflict") => Err(AdmitRetry::Again),
-                    // The ckid was taken: a ULID collision, so draw another.
-                    ["ConditionalCheckFailed", _] => Err(AdmitRetry::Again),
-                    _ => Err(StoreError::from(err).into()),
-                }
-            }
+            .client_request_token(resident.ckid.as_str());
+        if let Some((key, fingerprint)) = key {
+            let record = IdempotencyItem {
+                ckid: idempotency_pk(key),
+                fingerprint: fingerprint.to_owned(),
+                resident: resident.clone(),
+                expires_at: now.plus(IDEMPOTENCY_TTL).unix_seconds(),
+            };
+            let put_record = Put::builder()
+                .table_name(self.table.as_str())
+                .set_item(Some(
+                    serde_dynamo::to_item(record).map_err(StoreError::from)?,
+                ))
+                // TTL deletion lags by up to days, so an expired record counts as absent.
+                .condition_expression("attribute_not_exists(ckid) OR expires_at < :now")
+                .expression_attribute_values(":now", Self::n(now.unix_seconds()))
+                .build()
+                .map_err(StoreError::internal)?;
+            request = request.transact_items(TransactWriteItem::builder().put(put_record).build());
+        }
+        let err = match traced("TransactWriteItems", self.table.as_str(), request.send()).await {
+            Ok(_) => return Ok(Some(())),
+            Err(err) => err,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        else {
+            return Err(StoreError::from(err).into());
+        };
+        let codes: Vec<_> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None"))
+            .collect();
+        match codes.as_slice() {
+            [_, "ConditionalCheckFailed"] => Ok(None),
+            c if c.contains(&"TransactionConflict") => Err(AdmitRetry::Again),
+            // The ckid was taken: a ULID collision, so draw another.
+            ["ConditionalCheckFailed", ..] => Err(AdmitRetry::Again),
+            _ => Err(StoreError::from(err).into()),
         }
     }
 
@@ -170,14 +153,17 @@ impl DynamoStore {
         key: &IdempotencyKey,
         now: Timestamp,
     ) -> Result<Option<IdempotencyItem>, StoreError> {
-        let found = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .key(attr::CKID, Self::s(idempotency_pk(key)))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let found = traced(
+            "GetItem",
+            self.table.as_str(),
+            self.client
+                .get_item()
+                .table_name(self.table.as_str())
+                .key(attr::CKID, Self::s(idempotency_pk(key)))
+                .consistent_read(true)
+                .send(),
+        )
+        .await?;
         let Some(item) = found.item else {
             return Ok(None);
         };
@@ -196,21 +182,24 @@ impl DynamoStore {
         let mut report = MigrationReport::default();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(self.table.as_str())
-                .filter_expression(
-                    "NOT begins_with(ckid, :internal) AND (attribute_not_exists(listing) \
+            let page = traced(
+                "Scan",
+                self.table.as_str(),
+                self.client
+                    .scan()
+                    .table_name(self.table.as_str())
+                    .filter_expression(
+                        "NOT begins_with(ckid, :internal) AND (attribute_not_exists(listing) \
                      OR attribute_not_exists(os_key) OR attribute_not_exists(feed_count) \
                      OR attribute_type(service, :text) OR attribute_type(happiness, :text))",
-                )
-                .expression_attribute_values(":internal", Self::s("idempotency#"))
-                .expression_attribute_values(":text", Self::s("S"))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(true)
-                .send()
-                .await?;
+                    )
+                    .expression_attribute_values(":internal", Self::s("idempotency#"))
+                    .expression_attribute_values(":text", Self::s("S"))
+                    .set_exclusive_start_key(start.take())
+                    .consistent_read(true)
+                    .send(),
+            )
+            .await?;
             report.examined += page.scanned_count() as u64;
             for item in page.items() {
                 match self.migrate_item(item).await {
@@ -257,7 +246,13 @@ impl DynamoStore {
                     request.expression_attribute_values(format!(":was_{field}"), value.clone());
             }
         }
-        match request.condition_expression(condition).send().await {
+        match traced(
+            "UpdateItem",
+            self.table.as_str(),
+            request.condition_expression(condition).send(),
+        )
+        .await
+        {
             Ok(_) => Ok(()),
             Err(err)
                 if err
@@ -299,13 +294,16 @@ impl From<StoreError> for AdmitRetry {
 impl ResidentReader for DynamoStore {
     #[instrument(skip(self), fields(table = %self.table))]
     async fn get(&self, ckid: &ResidentId) -> Result<Resident, StoreError> {
-        let found = self
-            .client
-            .get_item()
-            .table_name(self.table.as_str())
-            .key(attr::CKID, Self::s(ckid.as_str()))
-            .send()
-            .await?;
+        let found = traced(
+            "GetItem",
+            self.table.as_str(),
+            self.client
+                .get_item()
+                .table_name(self.table.as_str())
+                .key(attr::CKID, Self::s(ckid.as_str()))
+                .send(),
+        )
+        .await?;
         let item = found.item.ok_or(StoreError::NotFound)?;
         Ok(serde_dynamo::from_item(item)?)
     }
@@ -332,19 +330,22 @@ impl ResidentReader for DynamoStore {
         });
         // One more than a page tells whether another page exists, so the last page
         // says so (`next_cursor: null`) instead of leading to an empty one.
-        let output = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .index_name(index)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", partition_attr)
-            .expression_attribute_values(":p", Self::s(partition_value))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start_key)
-            .send()
-            .await?;
+        let output = traced(
+            "Query",
+            self.table.as_str(),
+            self.client
+                .query()
+                .table_name(self.table.as_str())
+                .index_name(index)
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", partition_attr)
+                .expression_attribute_values(":p", Self::s(partition_value))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start_key)
+                .send(),
+        )
+        .await?;
         let more = output.items().len() > limit
             || output.last_evaluated_key().is_some_and(|k| !k.is_empty());
         let mut residents: Vec<Resident> = output
@@ -373,70 +374,116 @@ impl ResidentReader for DynamoStore {
 
 #[async_trait]
 impl ResidentFeeder for DynamoStore {
+    /// Each feeding is one conditional update sent as a single-item `TransactWriteItems`
+    /// with a `ClientRequestToken`: if the SDK retries an attempt that DynamoDB did apply
+    /// (the answer was lost or late), the token makes the retry a no-op. A plain
+    /// `UpdateItem` would count that feeding twice.
     #[instrument(skip(self), fields(table = %self.table))]
     async fn feed(&self, ckid: &ResidentId) -> Result<Resident, StoreError> {
-        let now = Self::s(Timestamp::now().to_string());
-        let fed = self
-            .client
-            .update_item()
-            .table_name(self.table.as_str())
-            .key(attr::CKID, Self::s(ckid.as_str()))
-            .update_expression(
+        let mut raise = true;
+        for attempt in 0..FEED_ATTEMPTS {
+            match self.try_feed(ckid, raise).await? {
+                FeedOutcome::Applied => {
+                    let found = traced(
+                        "GetItem",
+                        self.table.as_str(),
+                        self.client
+                            .get_item()
+                            .table_name(self.table.as_str())
+                            .key(attr::CKID, Self::s(ckid.as_str()))
+                            .consistent_read(true)
+                            .send(),
+                    )
+                    .await?;
+                    let item = found.item.ok_or(StoreError::NotFound)?;
+                    return Ok(serde_dynamo::from_item(item)?);
+                }
+                FeedOutcome::Missing => return Err(StoreError::NotFound),
+                // Already as happy as can be: the feeding still counts.
+                FeedOutcome::AtMostHappy if raise => raise = false,
+                FeedOutcome::AtMostHappy => return Err(StoreError::NotFound),
+                FeedOutcome::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "feeding kept conflicting with concurrent feedings".into(),
+        ))
+    }
+}
+
+/// Attempts at a feeding that keeps meeting concurrent ones on the same resident.
+const FEED_ATTEMPTS: u32 = 12;
+
+enum FeedOutcome {
+    Applied,
+    Missing,
+    AtMostHappy,
+    Conflict,
+}
+
+impl DynamoStore {
+    /// One feeding: happiness +1 (when `raise`; only below 10), `feed_count` +1,
+    /// `last_fed_at` now.
+    async fn try_feed(&self, ckid: &ResidentId, raise: bool) -> Result<FeedOutcome, StoreError> {
+        let (set, condition) = if raise {
+            (
                 "SET happiness = happiness + :one, \
                  feed_count = if_not_exists(feed_count, :zero) + :one, last_fed_at = :now",
+                "attribute_exists(ckid) AND happiness < :max",
             )
-            .condition_expression("attribute_exists(ckid) AND happiness < :max")
+        } else {
+            (
+                "SET feed_count = if_not_exists(feed_count, :zero) + :one, last_fed_at = :now",
+                "attribute_exists(ckid) AND happiness >= :max",
+            )
+        };
+        let update = Update::builder()
+            .table_name(self.table.as_str())
+            .key(attr::CKID, Self::s(ckid.as_str()))
+            .update_expression(set)
+            .condition_expression(condition)
             .expression_attribute_values(":one", Self::n(1))
             .expression_attribute_values(":zero", Self::n(0))
             .expression_attribute_values(":max", Self::n(Happiness::MAX))
-            .expression_attribute_values(":now", now.clone())
-            .return_values(ReturnValue::AllNew)
+            .expression_attribute_values(":now", Self::s(Timestamp::now().to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let fed = match fed {
-            Ok(output) => output,
-            Err(err) => {
-                let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
-                    err.as_service_error()
-                else {
-                    return Err(err.into());
-                };
-                if failed.item().is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                // Already as happy as can be: the feeding still counts.
-                self.client
-                    .update_item()
-                    .table_name(self.table.as_str())
-                    .key(attr::CKID, Self::s(ckid.as_str()))
-                    .update_expression(
-                        "SET feed_count = if_not_exists(feed_count, :zero) + :one, last_fed_at = :now",
-                    )
-                    .condition_expression("attribute_exists(ckid)")
-                    .expression_attribute_values(":one", Self::n(1))
-                    .expression_attribute_values(":zero", Self::n(0))
-                    .expression_attribute_values(":now", now)
-                    .return_values(ReturnValue::AllNew)
-                    .send()
-                    .await
-                    .map_err(|err| {
-                        if err
-                            .as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception())
-                        {
-                            StoreError::NotFound
-                        } else {
-                            err.into()
-                        }
-                    })?
-            }
+            .build()
+            .map_err(StoreError::internal)?;
+        let result = traced(
+            "TransactWriteItems",
+            self.table.as_str(),
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .client_request_token(ulid::Ulid::new().to_string())
+                .send(),
+        )
+        .await;
+        let err = match result {
+            Ok(_) => return Ok(FeedOutcome::Applied),
+            Err(err) => err,
         };
-        let item = fed
-            .attributes
-            .ok_or_else(|| StoreError::internal("UpdateItem returned no attributes"))?;
-        Ok(serde_dynamo::from_item(item)?)
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        else {
+            return Err(err.into());
+        };
+        let reason = cancelled.cancellation_reasons().first();
+        match reason.and_then(|r| r.code()) {
+            Some("ConditionalCheckFailed") if reason.and_then(|r| r.item()).is_none() => {
+                Ok(FeedOutcome::Missing)
+            }
+            Some("ConditionalCheckFailed") => Ok(FeedOutcome::AtMostHappy),
+            Some("TransactionConflict") => Ok(FeedOutcome::Conflict),
+            _ => Err(err.into()),
+        }
     }
+}
+
+/// A short, growing, jittered pause before retrying after a conflict.
+async fn backoff(attempt: u32) {
+    let jitter = u64::from(Timestamp::now().as_offset_date_time().microsecond() % 20);
+    tokio::time::sleep(Duration::from_millis((10 << attempt.min(4)) + jitter)).await;
 }
 
 #[async_trait]
@@ -479,11 +526,7 @@ impl ResidentAdmitter for DynamoStore {
                     });
                 }
                 // Another request with this key committed first: loop to read it.
-                Ok(None) | Err(AdmitRetry::Again) => {
-                    let jitter = u64::from(now.as_offset_date_time().microsecond() % 20);
-                    tokio::time::sleep(Duration::from_millis((10 << attempt.min(4)) + jitter))
-                        .await;
-                }
+                Ok(None) | Err(AdmitRetry::Again) => backoff(attempt).await,
                 Err(AdmitRetry::Failed(err)) => return Err(err),
             }
         }
@@ -507,11 +550,15 @@ fn replay(record: IdempotencyItem, fingerprint: &str) -> Result<Admission, Store
 #[async_trait]
 impl Readiness for DynamoStore {
     async fn ready(&self) -> Result<(), StoreError> {
-        self.client
-            .describe_table()
-            .table_name(self.table.as_str())
-            .send()
-            .await?;
+        traced(
+            "DescribeTable",
+            self.table.as_str(),
+            self.client
+                .describe_table()
+                .table_name(self.table.as_str())
+                .send(),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ mod item;
 mod ops;
 pub mod seed;
 pub mod table;
+mod traced;
 
 pub use client::{TableName, dynamodb_client};
 pub use dynamo::{DynamoStore, MigrationReport, error_chain};

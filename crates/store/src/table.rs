@@ -67,6 +67,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
+use crate::traced::traced;
 use crate::{StoreError, TableName};
 
 /// Whether `create_table` made the table or found it there.
@@ -116,7 +117,7 @@ pub async fn create_table(client: &Client, table: &TableName) -> Result<Created,
                 .map_err(StoreError::internal)?,
         );
     }
-    let created = match request.send().await {
+    let created = match traced("CreateTable", table.as_str(), request.send()).await {
         Ok(_) => Created::New,
         Err(err)
             if err
@@ -134,11 +135,12 @@ pub async fn create_table(client: &Client, table: &TableName) -> Result<Created,
 
 async fn wait_until_active(client: &Client, table: &TableName) -> Result<(), StoreError> {
     for _ in 0..120 {
-        let described = client
-            .describe_table()
-            .table_name(table.as_str())
-            .send()
-            .await?;
+        let described = traced(
+            "DescribeTable",
+            table.as_str(),
+            client.describe_table().table_name(table.as_str()).send(),
+        )
+        .await?;
         let status = described.table().and_then(|t| t.table_status());
         if status == Some(&TableStatus::Active) {
             return Ok(());
@@ -151,28 +153,36 @@ async fn wait_until_active(client: &Client, table: &TableName) -> Result<(), Sto
 }
 
 async fn ensure_ttl(client: &Client, table: &TableName) -> Result<(), StoreError> {
-    let current = client
-        .describe_time_to_live()
-        .table_name(table.as_str())
-        .send()
-        .await?;
+    let current = traced(
+        "DescribeTimeToLive",
+        table.as_str(),
+        client
+            .describe_time_to_live()
+            .table_name(table.as_str())
+            .send(),
+    )
+    .await?;
     let enabled = current
         .time_to_live_description()
         .and_then(|d| d.attribute_name())
         == Some(DEFINITION.ttl_attribute);
     if !enabled {
-        client
-            .update_time_to_live()
-            .table_name(table.as_str())
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(DEFINITION.ttl_attribute)
-                    .enabled(true)
-                    .build()
-                    .map_err(StoreError::internal)?,
-            )
-            .send()
-            .await?;
+        traced(
+            "UpdateTimeToLive",
+            table.as_str(),
+            client
+                .update_time_to_live()
+                .table_name(table.as_str())
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(DEFINITION.ttl_attribute)
+                        .enabled(true)
+                        .build()
+                        .map_err(StoreError::internal)?,
+                )
+                .send(),
+        )
+        .await?;
     }
     Ok(())
 }

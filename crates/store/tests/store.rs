@@ -499,3 +499,35 @@ async fn the_store_recovers_when_dynamodb_comes_back() {
         admitted.resident
     );
 }
+
+/// The feed relies on this: DynamoDB applies a TransactWriteItems once per
+/// ClientRequestToken, so an SDK retry of an applied attempt changes nothing.
+#[tokio::test]
+async fn a_repeated_client_request_token_applies_once() {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let store = fresh_store().await;
+    let ckid = store
+        .admit(&new_resident("once", "linux"), None)
+        .await
+        .unwrap()
+        .resident
+        .ckid;
+    let send = || {
+        let update = Update::builder()
+            .table_name(store.table().as_str())
+            .key("ckid", AttributeValue::S(ckid.to_string()))
+            .update_expression("SET feed_count = feed_count + :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .unwrap();
+        store
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .client_request_token("the-same-token")
+            .send()
+    };
+    send().await.unwrap();
+    send().await.unwrap();
+    assert_eq!(store.get(&ckid).await.unwrap().feed_count, 1);
+}

@@ -1,9 +1,32 @@
-//! Logs (and, as the telemetry issue lands, traces and metrics) for every service.
+//! Logs, traces and metrics for every Cuddle Kube service.
 //!
-//! One call, [`init`], reads `RUST_LOG` and `LOG_FORMAT` and returns a guard that is
-//! held for the life of the process.
+//! One call, [`init`], reads the environment and returns a guard that flushes
+//! everything when dropped:
+//! - traces: OpenTelemetry with X-Ray trace IDs and the X-Ray propagator, bridged from
+//!   `tracing` by `tracing-opentelemetry`; OTLP (HTTP/protobuf) export when
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, none otherwise;
+//!   the standard `OTEL_*` variables (sampler, resource, headers) are honoured;
+//! - metrics: [`metrics`], exported the same way;
+//! - logs: JSON lines with the X-Ray trace ID (or `LOG_FORMAT=pretty`), filtered by
+//!   `RUST_LOG`.
+//!
+//! Services use [`http::trace_requests`] on their routes and [`http::client`] for calls
+//! out; the store traces its DynamoDB calls itself.
 
-use tracing_subscriber::EnvFilter;
+pub mod http;
+mod logs;
+pub mod metrics;
+mod resource;
+pub mod xray;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig as _};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,32 +48,107 @@ impl LogFormat {
     }
 }
 
-/// Keeps telemetry running; dropping it flushes what is buffered.
+/// Keeps telemetry running; dropping it flushes and stops the exporters. Drop it
+/// outside the async runtime (the exporters block while they flush).
 #[derive(Debug)]
 #[must_use = "telemetry stops when the guard is dropped"]
 pub struct TelemetryGuard {
-    _private: (),
+    tracer_provider: SdkTracerProvider,
+    meter_provider: Option<SdkMeterProvider>,
 }
 
-/// Sets up logging for `service`. Call once, first thing in `main`.
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(err) = self.tracer_provider.shutdown() {
+            eprintln!("telemetry: flushing traces failed: {err}");
+        }
+        if let Some(meter_provider) = &self.meter_provider
+            && let Err(err) = meter_provider.shutdown()
+        {
+            eprintln!("telemetry: flushing metrics failed: {err}");
+        }
+    }
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|value| !value.trim().is_empty())
+}
+
+/// Sets up logs, traces and metrics for `service` (overridden by `OTEL_SERVICE_NAME`).
+/// Call once, first thing in `main`, outside the async runtime.
 pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
     let format = LogFormat::from_env()?;
-    let filter = match std::env::var("RUST_LOG") {
+    let log_filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(&directives)
             .map_err(|err| format!("RUST_LOG={directives:?} is not a valid filter: {err}"))?,
         _ => EnvFilter::new("info"),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let installed = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.pretty().try_init(),
+    let resource = resource::detect(service);
+    let service_name = resource::service_name(&resource);
+
+    opentelemetry::global::set_text_map_propagator(xray::XrayPropagator::default());
+    let mut traces = SdkTracerProvider::builder()
+        .with_id_generator(xray::ContinuingIdGenerator::default())
+        .with_resource(resource.clone());
+    if env_set("OTEL_EXPORTER_OTLP_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        let exporter = SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build()
+            .map_err(|err| format!("OTEL_EXPORTER_OTLP_ENDPOINT: cannot export traces: {err}"))?;
+        traces = traces.with_batch_exporter(exporter);
+    }
+    let tracer_provider = traces.build();
+    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+
+    let meter_provider = if env_set("OTEL_EXPORTER_OTLP_ENDPOINT")
+        || env_set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    {
+        let exporter = MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build()
+            .map_err(|err| format!("OTEL_EXPORTER_OTLP_ENDPOINT: cannot export metrics: {err}"))?;
+        let provider = SdkMeterProvider::builder()
+            .with_periodic_exporter(exporter)
+            .with_resource(resource)
+            .build();
+        opentelemetry::global::set_meter_provider(provider.clone());
+        Some(provider)
+    } else {
+        None
     };
-    installed.map_err(|err| format!("logging was already set up: {err}"))?;
-    tracing::debug!(service, ?format, "telemetry initialised");
-    Ok(TelemetryGuard { _private: () })
+
+    // Spans go to OpenTelemetry whatever RUST_LOG says (a quiet log must not blind the
+    // traces); library internals stay out of them.
+    let trace_filter = Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("aws_smithy_runtime", tracing::Level::WARN)
+        .with_target("aws_config", tracing::Level::WARN)
+        .with_target("hyper", tracing::Level::WARN)
+        .with_target("h2", tracing::Level::WARN);
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer_provider.tracer(service))
+        .with_filter(trace_filter);
+    let log_layer = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .event_format(logs::JsonLines {
+                service: service_name,
+            })
+            .with_filter(log_filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .pretty()
+            .with_filter(log_filter)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(otel_layer)
+        .with(log_layer)
+        .try_init()
+        .map_err(|err| format!("logging was already set up: {err}"))?;
+    Ok(TelemetryGuard {
+        tracer_provider,
+        meter_provider,
+    })
 }

@@ -36,7 +36,8 @@ impl Config {
 /// Everything a handler may use.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub http: reqwest::Client,
+    /// Calls the APIs: every call is a client span carrying `X-Amzn-Trace-Id`.
+    pub api: reqwest_middleware::ClientWithMiddleware,
     pub config: Config,
 }
 
@@ -60,11 +61,17 @@ pub async fn build_with_config(config: Config) -> Result<Application, std::io::E
         .build()
         .map_err(std::io::Error::other)?;
     let port = config.port;
+    let api = telemetry::http::client(
+        reqwest::Client::builder()
+            .timeout(UPSTREAM_TIMEOUT)
+            .connect_timeout(Duration::from_secs(1)),
+    )
+    .map_err(std::io::Error::other)?;
     let state = AppState {
-        http: http.clone(),
+        api,
         config: config.clone(),
     };
-    // Ready when both APIs answer their liveness check.
+    // Ready when both APIs answer their liveness check (probes are not traced).
     let probe = move || {
         let (http, config) = (http.clone(), config.clone());
         async move {

@@ -1,0 +1,111 @@
+//! HTTP in and out: a server span per request that continues the caller's trace, and an
+//! HTTP client that carries the trace to the next service.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use opentelemetry::trace::TraceContextExt;
+use tracing::{Instrument, field};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::metrics::record_http_request;
+use crate::xray::{self, Continuation, HEADER, format_trace_id};
+
+/// Paths that are probed constantly and not worth a trace.
+const UNTRACED: [&str; 2] = ["/health", "/ready"];
+
+/// axum middleware (`axum::middleware::from_fn(telemetry::http::trace_requests)`, added
+/// with `Router::layer` so the matched route is known): one server span per request,
+/// continuing an incoming `X-Amzn-Trace-Id` (a missing or malformed one starts a new
+/// trace, never an error), with HTTP semantic-convention attributes; a 5xx marks the
+/// span as an error; the response carries `X-Amzn-Trace-Id: Root=…`.
+pub async fn trace_requests(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if UNTRACED.contains(&path.as_str()) {
+        return next.run(request).await;
+    }
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned());
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.clone(),
+    };
+    let span = tracing::info_span!(
+        "http.server",
+        otel.name = %name,
+        otel.kind = "server",
+        otel.status_code = field::Empty,
+        http.request.method = %method,
+        http.route = route.as_deref(),
+        url.path = %path,
+        url.query = request.uri().query(),
+        url.scheme = "http",
+        user_agent.original = request.headers().get("user-agent").and_then(|v| v.to_str().ok()),
+        http.response.status_code = field::Empty,
+    );
+    let incoming = request.headers().get(HEADER).and_then(|v| v.to_str().ok());
+    match Continuation::from_header(incoming) {
+        Continuation::Parent(parent) => {
+            let _ = span.set_parent(parent);
+        }
+        Continuation::Root(trace_id) => {
+            // Starting the span now, inside `with_trace_id`, gives it the ALB's trace ID.
+            xray::with_trace_id(trace_id, || span.context());
+        }
+        Continuation::New => {}
+    }
+    let trace_id = span.context().span().span_context().trace_id();
+
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    let elapsed = started.elapsed();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "answered {name}"
+        );
+    });
+    record_http_request(
+        &method,
+        route.as_deref().unwrap_or("(unmatched)"),
+        status.as_u16(),
+        elapsed,
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("Root={}", format_trace_id(trace_id))) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}
+
+/// The X-Ray trace ID of the current request, for pages that show it (a 503 page says
+/// which trace to quote).
+pub fn current_trace_id() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context
+        .is_valid()
+        .then(|| format_trace_id(span_context.trace_id()))
+}
+
+/// An HTTP client whose every call is a client span and carries `X-Amzn-Trace-Id`
+/// (reqwest-tracing injects with the process-wide X-Ray propagator).
+pub fn client(
+    builder: reqwest::ClientBuilder,
+) -> reqwest::Result<reqwest_middleware::ClientWithMiddleware> {
+    Ok(reqwest_middleware::ClientBuilder::new(builder.build()?)
+        .with(reqwest_tracing::TracingMiddleware::default())
+        .build())
+}

@@ -1,0 +1,191 @@
+//! A test-only OTLP/HTTP receiver: what the real services export, decoded with the
+//! opentelemetry-proto types, for assertions on trace IDs and parent links.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use prost::Message;
+
+/// One exported span, flattened for assertions. IDs are lower-case hex.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedSpan {
+    pub service: String,
+    pub name: String,
+    /// 1 internal, 2 server, 3 client (OTLP's `SpanKind`).
+    pub kind: i32,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub attributes: BTreeMap<String, String>,
+    /// 0 unset, 1 ok, 2 error.
+    pub status_code: i32,
+}
+
+impl ReceivedSpan {
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
+    /// The trace ID in X-Ray form (`1-xxxxxxxx-yyyy…`).
+    pub fn xray_trace_id(&self) -> String {
+        format!("1-{}-{}", &self.trace_id[..8], &self.trace_id[8..])
+    }
+}
+
+#[derive(Debug, Default)]
+struct Received {
+    spans: Vec<ReceivedSpan>,
+    /// (service, metric name)
+    metrics: Vec<(String, String)>,
+}
+
+/// Listens on a free loopback port until dropped.
+#[derive(Debug)]
+pub struct OtlpReceiver {
+    pub port: u16,
+    received: Arc<Mutex<Received>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl OtlpReceiver {
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Received::default()));
+        let app = Router::new()
+            .route("/v1/traces", post(traces))
+            .route("/v1/metrics", post(metrics))
+            .with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            port,
+            received,
+            server,
+        }
+    }
+
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` for services that should export here, with the
+    /// batch delays shortened so tests wait less.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500".into()),
+        ]
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.received.lock().expect("lock").spans.clone()
+    }
+
+    pub fn metrics(&self) -> Vec<(String, String)> {
+        self.received.lock().expect("lock").metrics.clone()
+    }
+
+    /// Waits (at most 20 s) until `done` holds for the spans received so far, and
+    /// returns them; panics with what did arrive otherwise.
+    pub async fn wait_for_spans(
+        &self,
+        what: &str,
+        done: impl Fn(&[ReceivedSpan]) -> bool,
+    ) -> Vec<ReceivedSpan> {
+        let started = Instant::now();
+        loop {
+            let spans = self.spans();
+            if done(&spans) {
+                return spans;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                panic!("never received {what}; got {spans:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(value: Option<&AnyValue>) -> String {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+fn attributes(list: &[KeyValue]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|kv| (kv.key.clone(), text(kv.value.as_ref())))
+        .collect()
+}
+
+async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Vec<u8> {
+    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP trace export");
+    let mut received = received.lock().expect("lock");
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default();
+        let service = resource.get("service.name").cloned().unwrap_or_default();
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                received.spans.push(ReceivedSpan {
+                    service: service.clone(),
+                    name: span.name,
+                    kind: span.kind,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    attributes: attributes(&span.attributes),
+                    status_code: span.status.map_or(0, |s| s.code),
+                });
+            }
+        }
+    }
+    Vec::new()
+}
+
+async fn metrics(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Vec<u8> {
+    let request = ExportMetricsServiceRequest::decode(body).expect("an OTLP metrics export");
+    let mut received = received.lock().expect("lock");
+    for resource_metrics in request.resource_metrics {
+        let resource = resource_metrics
+            .resource
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default();
+        let service = resource.get("service.name").cloned().unwrap_or_default();
+        for scope in resource_metrics.scope_metrics {
+            for metric in scope.metrics {
+                received.metrics.push((service.clone(), metric.name));
+            }
+        }
+    }
+    Vec::new()
+}
