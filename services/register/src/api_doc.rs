@@ -1,0 +1,147 @@
+//! `GET /openapi.json`: register's OpenAPI document, generated from the handlers'
+//! `#[utoipa::path]` attributes and the schemas below.
+//!
+//! The domain crate knows nothing of OpenAPI, so the request and the resident are
+//! described here by mirrors of `domain::RegistrationInput` and `domain::Resident`.
+//! The tests compare them with what the service really accepts and answers.
+
+use axum::Json;
+use serde::Serialize;
+use service_kit::openapi::{FieldProblem, Health, ProblemDetails};
+use utoipa::{OpenApi, ToSchema};
+
+pub const PATH: &str = "/openapi.json";
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "register",
+        description = "Cuddle Kube's internal admissions API: validate a registration and \
+            admit the resident, idempotently. Errors are RFC 9457 `application/problem+json`."
+    ),
+    paths(crate::registrations::register, health, ready),
+    components(schemas(RegistrationRequest, Resident, ProblemDetails, FieldProblem, Health, Ready)),
+    tags(
+        (name = "registrations", description = "Admitting new residents"),
+        (name = "operations", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Serves the document.
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A registration: a resident's input fields. Text is trimmed and may not contain
+/// control characters; lengths count characters, not bytes. A client-sent `ckid` and
+/// unknown fields are ignored.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "foo foo cuddly poops", "type": "m2.xlarge", "service": 10, "happiness": 1,
+    "petname": "sven", "os": "linux", "image": "https://example.com/ck1.png"
+}))]
+pub struct RegistrationRequest {
+    #[schema(min_length = 1, max_length = 64, example = "foo foo cuddly poops")]
+    pub name: String,
+    /// The server's instance type.
+    #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 32, example = "m2.xlarge")]
+    pub server_type: String,
+    /// The operating system.
+    #[schema(min_length = 1, max_length = 32, example = "linux")]
+    pub os: String,
+    /// A pet name; empty or absent when the server has none.
+    #[schema(max_length = 32, example = "sven")]
+    pub petname: Option<String>,
+    /// Whole years in service.
+    #[schema(minimum = 0, maximum = 100, default = 0, example = 10)]
+    pub service: Option<i64>,
+    #[schema(minimum = 1, maximum = 10, default = 5, example = 1)]
+    pub happiness: Option<i64>,
+    /// An absolute `https://` URL of a picture of the server.
+    #[schema(
+        format = "uri",
+        max_length = 2048,
+        example = "https://example.com/ck1.png"
+    )]
+    pub image: Option<String>,
+}
+
+/// A resident, with the 2019 attribute names.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "ckid": "01KAS5V3TPJ6B4ZQ8M2N7R1XYC", "name": "foo foo cuddly poops", "type": "m2.xlarge",
+    "service": 10, "happiness": 1, "petname": "sven", "os": "linux",
+    "image": "https://example.com/ck1.png", "registered_at": "2026-11-23T19:09:00.123456Z",
+    "feed_count": 0, "last_fed_at": null
+}))]
+pub struct Resident {
+    /// The resident's id: a ULID for new residents (time-sortable); 2019 residents keep
+    /// theirs (`ck1`, ...).
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9._-]+$",
+        example = "01KAS5V3TPJ6B4ZQ8M2N7R1XYC"
+    )]
+    pub ckid: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub server_type: String,
+    /// Whole years in service.
+    #[schema(minimum = 0)]
+    pub service: u16,
+    #[schema(minimum = 1, maximum = 10)]
+    pub happiness: u8,
+    pub petname: String,
+    pub os: String,
+    #[schema(required = true, format = "uri")]
+    pub image: Option<String>,
+    /// When the resident was admitted (UTC, fixed width). Null only for a 2019 resident
+    /// not yet migrated.
+    #[schema(required = true, format = DateTime, example = "2026-11-23T19:09:00.123456Z")]
+    pub registered_at: Option<String>,
+    /// How often the resident was fed.
+    pub feed_count: u64,
+    #[schema(required = true, format = DateTime)]
+    pub last_fed_at: Option<String>,
+}
+
+/// `GET /ready` when the residents table answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(example = "register")]
+    pub service: String,
+    #[schema(example = "ready")]
+    pub status: String,
+}
+
+// The two handlers below are service-kit's (`health_router`); these bodiless twins
+// only carry their documentation into this service's document.
+
+/// Liveness: the process answers. Cheap; touches no dependency.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "The service is running.", body = Health, content_type = "application/json")),
+)]
+#[allow(dead_code, reason = "documentation only; service-kit serves /health")]
+fn health() {}
+
+/// Readiness: the residents table in DynamoDB answers.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "DynamoDB answers; the service can take requests.", body = Ready, content_type = "application/json"),
+        (
+            status = 503, description = "DynamoDB does not answer.",
+            body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")),
+        ),
+    ),
+)]
+#[allow(dead_code, reason = "documentation only; service-kit serves /ready")]
+fn ready() {}

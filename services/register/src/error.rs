@@ -1,0 +1,47 @@
+//! The one error type of register's handlers, so that they can use `?` on both the
+//! domain's validation and the store.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::ValidationErrors;
+use service_kit::Problem;
+use store::StoreError;
+
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 422 with every refused field under `errors`.
+    Invalid(ValidationErrors),
+    /// Mapped by service-kit: 409 for a reused key, 503 (with `Retry-After`) when
+    /// DynamoDB is unavailable, an opaque 500 otherwise (the cause is logged there).
+    Store(StoreError),
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Invalid(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Invalid(ValidationErrors(errors)) => {
+                let detail = match errors.len() {
+                    1 => "1 field of the registration is invalid.".to_owned(),
+                    n => format!("{n} fields of the registration are invalid."),
+                };
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+                    .with("errors", serde_json::to_value(errors).unwrap_or_default())
+                    .into_response()
+            }
+            Self::Store(err) => Problem::from(err).into_response(),
+        }
+    }
+}
