@@ -163,10 +163,11 @@ fn text(value: &Value, field: &str, required: bool) -> Result<String, InvalidVal
 fn number(value: &Value, field: &str) -> Result<Option<i64>, InvalidValue> {
     match value {
         Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| InvalidValue(format!("{field} must be a whole number"))),
+        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| {
+            InvalidValue(format!(
+                "{field} must be a whole number written without a decimal point or exponent"
+            ))
+        }),
         _ => Err(InvalidValue(format!("{field} must be a whole number"))),
     }
 }

@@ -2,6 +2,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::InvalidValue;
 
+/// Unicode's explicit direction marks, embeddings, overrides and isolates.
+const BIDI_CONTROLS: &[char] = &[
+    '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}',
+    '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
 /// Checks a human-entered text field: trimmed, no control characters, a length in
 /// characters (not bytes, so "サーバー" is four).
 fn text(value: &str, what: &str, min: usize, max: usize) -> Result<String, InvalidValue> {
@@ -10,6 +16,22 @@ fn text(value: &str, what: &str, min: usize, max: usize) -> Result<String, Inval
         return Err(InvalidValue(format!(
             "{what} must not contain control characters"
         )));
+    }
+    // Direction overrides and byte-order marks make text display other than it reads
+    // (a classic spoofing trick). The zero-width joiner stays: emoji sequences need it.
+    if value
+        .chars()
+        .any(|c| BIDI_CONTROLS.contains(&c) || c == '\u{FEFF}')
+    {
+        return Err(InvalidValue(format!(
+            "{what} must not contain invisible formatting characters"
+        )));
+    }
+    let visible = value
+        .chars()
+        .any(|c| !c.is_whitespace() && !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'));
+    if min > 0 && !visible {
+        return Err(InvalidValue(format!("{what} is required")));
     }
     let len = value.chars().count();
     if len < min {
@@ -168,6 +190,13 @@ impl ImageUrl {
 
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         let value = value.trim();
+        // The URL parser silently drops tabs and newlines; refuse them instead of storing
+        // text that differs from the URL it stands for.
+        if value.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "image must not contain control characters".to_owned(),
+            ));
+        }
         let len = value.chars().count();
         if len > Self::MAX_CHARS {
             return Err(InvalidValue(format!(
@@ -176,10 +205,18 @@ impl ImageUrl {
             )));
         }
         match url::Url::parse(value) {
-            Ok(url) if url.scheme() == "https" && url.host().is_some() => {
+            Ok(url)
+                if url.scheme() == "https"
+                    && url.host().is_some()
+                    && url.username().is_empty()
+                    && url.password().is_none() =>
+            {
+                // Kept as sent (trimmed), like every field: escaping is the page's job.
                 Ok(Self(value.to_owned()))
             }
-            Ok(_) => Err(InvalidValue("image must be an https:// URL".to_owned())),
+            Ok(_) => Err(InvalidValue(
+                "image must be an https:// URL without credentials".to_owned(),
+            )),
             Err(err) => Err(InvalidValue(format!("image is not a valid URL: {err}"))),
         }
     }
@@ -232,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn invisible_formatting_is_refused_but_emoji_sequences_are_not() {
+        assert!(ServerName::parse("a\u{202E}b").is_err());
+        assert!(ServerName::parse("\u{FEFF}sven").is_err());
+        assert_eq!(
+            ServerName::parse("\u{200B}").unwrap_err().message(),
+            "name is required"
+        );
+        assert!(ServerName::parse("👨\u{200D}👩\u{200D}👧").is_ok());
+        assert_eq!(PetName::parse("\u{200B}").unwrap().as_str(), "\u{200B}");
+    }
+
+    #[test]
     fn markup_is_kept_verbatim() {
         let name = "<script>alert(1)</script>";
         assert_eq!(ServerName::parse(name).unwrap().as_str(), name);
@@ -261,6 +310,15 @@ mod tests {
         assert!(ImageUrl::parse("not a url").is_err());
         let long = format!("https://example.com/{}", "a".repeat(2048));
         assert!(ImageUrl::parse(&long).is_err());
+        assert!(ImageUrl::parse("https://exa\nmple.com/a.png").is_err());
+        assert!(ImageUrl::parse("\u{0}https://example.com/a.png").is_err());
+        assert!(ImageUrl::parse("https://u:p@example.com/a.png").is_err());
+        assert_eq!(
+            ImageUrl::parse(" https://example.com/a.png?x=<y> ")
+                .unwrap()
+                .as_str(),
+            "https://example.com/a.png?x=<y>"
+        );
     }
 
     #[test]

@@ -22,6 +22,14 @@ pub(crate) async fn traced<T, E, R>(
 where
     E: ProvideErrorMetadata,
 {
+    // Outside any request (readiness probes, admin commands) a call would start a trace
+    // of its own; those are measured but not traced.
+    if tracing::Span::current().is_none() {
+        let started = Instant::now();
+        let result = call.await;
+        telemetry::metrics::record_dynamodb_call(operation, result.is_ok(), started.elapsed());
+        return result;
+    }
     let span = tracing::info_span!(
         "dynamodb",
         otel.name = %format_args!("DynamoDB.{operation}"),

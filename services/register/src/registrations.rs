@@ -5,12 +5,9 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::{
-    FieldError, IdempotencyKey, NewResident, RegistrationInput, Resident, ValidationErrors,
-};
+use domain::{IdempotencyKey, NewResident, RegistrationInput, Resident};
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::Value;
 use service_kit::{ApiJson, Problem};
 use store::Admission;
 
@@ -104,42 +101,12 @@ pub async fn register(
     key: IdempotencyKeyHeader,
     ApiJson(body): ApiJson<RegistrationBody>,
 ) -> Result<Created, ApiError> {
-    let new = parse_registration(&body.0)?;
+    let new = NewResident::parse(&body.0)?;
     let admission = state.admitter.admit(&new, key.0.as_ref()).await?;
     let span = tracing::Span::current();
     span.record("ckid", admission.resident.ckid.as_str());
     span.record("replayed", admission.replayed);
     Ok(Created(admission))
-}
-
-/// `NewResident::parse`, plus one check `crates/domain` lacks: an `image` with control
-/// characters is refused. `ImageUrl::parse` checks the URL that the `url` crate reads,
-/// and that reader silently drops tabs and newlines and tolerates other C0 characters,
-/// while the text kept is the text sent (`"https://exa\nmple.com/a.png"` would be
-/// stored with its newline). Remove this once `ImageUrl::parse` refuses them itself.
-fn parse_registration(input: &RegistrationInput) -> Result<NewResident, ValidationErrors> {
-    let image_has_controls = matches!(
-        &input.image,
-        Value::String(text) if text.trim().chars().any(char::is_control)
-    );
-    match NewResident::parse(input) {
-        Ok(new) if !image_has_controls => Ok(new),
-        Ok(_) => Err(ValidationErrors(vec![image_control_characters()])),
-        Err(mut errors) => {
-            if image_has_controls && !errors.0.iter().any(|e| e.field == "image") {
-                // `image` is the last field the domain checks, so the order holds.
-                errors.0.push(image_control_characters());
-            }
-            Err(errors)
-        }
-    }
-}
-
-fn image_control_characters() -> FieldError {
-    FieldError {
-        field: "image".to_owned(),
-        message: "image must not contain control characters".to_owned(),
-    }
 }
 
 /// 201 with the resident, its `Location`, and `Idempotent-Replayed: true` on a replay.
@@ -237,7 +204,7 @@ mod tests {
         assert_eq!(read.0.server_type, serde_json::json!("t"));
     }
 
-    fn fields(result: Result<NewResident, ValidationErrors>) -> Vec<String> {
+    fn fields(result: Result<NewResident, domain::ValidationErrors>) -> Vec<String> {
         result.unwrap_err().0.into_iter().map(|e| e.field).collect()
     }
 
@@ -257,23 +224,23 @@ mod tests {
             "https://example.com/a\u{1}.png",
         ] {
             assert_eq!(
-                fields(parse_registration(&input(image, "n"))),
+                fields(NewResident::parse(&input(image, "n"))),
                 ["image"],
                 "{image:?}"
             );
             assert_eq!(
-                fields(parse_registration(&input(image, ""))),
+                fields(NewResident::parse(&input(image, ""))),
                 ["name", "image"],
                 "{image:?}"
             );
         }
         // Reported once when the URL is refused for another reason too.
         assert_eq!(
-            fields(parse_registration(&input("http://a\nb", "n"))),
+            fields(NewResident::parse(&input("http://a\nb", "n"))),
             ["image"]
         );
         // Surrounding whitespace is trimmed, as for every text field.
-        let new = parse_registration(&input(" https://example.com/a.png\n", "n")).unwrap();
+        let new = NewResident::parse(&input(" https://example.com/a.png\n", "n")).unwrap();
         assert_eq!(new.image.unwrap().as_str(), "https://example.com/a.png");
     }
 

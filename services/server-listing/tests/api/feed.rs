@@ -49,9 +49,11 @@ async fn fifty_concurrent_feeds_all_count_and_cap_at_10() {
         counts.push(fed["feed_count"].as_u64().unwrap());
     }
 
-    // Each feed was one atomic update: every count from 1 to 50 answered once.
-    counts.sort_unstable();
-    assert_eq!(counts, (1..=50).collect::<Vec<u64>>());
+    // Each answer is read after its own feeding (a feeding is a tokened transaction,
+    // which returns no item), so concurrent feedings may report the same later count;
+    // none may report less than one feeding or more than all fifty.
+    assert!(counts.iter().all(|c| (1..=50).contains(c)), "{counts:?}");
+    assert_eq!(counts.iter().max(), Some(&50));
     let read = json_ok(app.get_server(stored.ckid.as_str()).await).await;
     assert_eq!(read["happiness"], 10);
     assert_eq!(read["feed_count"], 50);
