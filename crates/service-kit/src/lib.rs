@@ -20,3 +20,5 @@ pub use health::{ServiceInfo, health_router};
 pub use json::ApiJson;
 pub use main_entry::run_service;
 pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem};
+#[cfg(feature = "store")]
+pub use store_errors::build_on_store;

@@ -1,4 +1,5 @@
-//! How a `StoreError` is answered by a JSON API.
+//! What the services that use the store share: how a `StoreError` is answered, and
+//! building from the environment.
 
 use axum::http::StatusCode;
 use store::StoreError;
@@ -21,4 +22,18 @@ impl From<StoreError> for Problem {
             }
         }
     }
+}
+
+/// `build()` for a service on the residents table: `PORT`, `RESIDENTS_TABLE` and the
+/// SDK's variables from the environment, then the service's own `build_with_store`.
+pub async fn build_on_store<F, Fut>(build_with_store: F) -> Result<crate::Application, String>
+where
+    F: FnOnce(u16, store::DynamoStore) -> Fut,
+    Fut: Future<Output = std::io::Result<crate::Application>>,
+{
+    let port = crate::config::port().map_err(|e| e.to_string())?;
+    let store = store::DynamoStore::from_env().await?;
+    build_with_store(port, store)
+        .await
+        .map_err(|err| format!("cannot listen on port {port}: {err}"))
 }

@@ -24,7 +24,7 @@ type Item = HashMap<String, AttributeValue>;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL: time::Duration = time::Duration::hours(24);
 /// Attempts at an admission that keeps meeting a concurrent one on the same key.
-const ADMIT_ATTEMPTS: u32 = 8;
+const ADMIT_ATTEMPTS: u32 = 12;
 
 /// The residents table, reached through one DynamoDB client.
 #[derive(Debug, Clone)]
@@ -52,6 +52,23 @@ impl DynamoStore {
 
     fn n(value: impl ToString) -> AttributeValue {
         AttributeValue::N(value.to_string())
+    }
+
+    /// One resident by ckid; `consistent` for a read that must see the latest write.
+    async fn read(&self, ckid: &ResidentId, consistent: bool) -> Result<Resident, StoreError> {
+        let found = traced(
+            "GetItem",
+            self.table.as_str(),
+            self.client
+                .get_item()
+                .table_name(self.table.as_str())
+                .key(attr::CKID, Self::s(ckid.as_str()))
+                .consistent_read(consistent)
+                .send(),
+        )
+        .await?;
+        let item = found.item.ok_or(StoreError::NotFound)?;
+        Ok(serde_dynamo::from_item(item)?)
     }
 
     /// Writes a resident as given unless its ckid is taken. Used by `seed`; registration
@@ -294,18 +311,7 @@ impl From<StoreError> for AdmitRetry {
 impl ResidentReader for DynamoStore {
     #[instrument(skip(self), fields(table = %self.table))]
     async fn get(&self, ckid: &ResidentId) -> Result<Resident, StoreError> {
-        let found = traced(
-            "GetItem",
-            self.table.as_str(),
-            self.client
-                .get_item()
-                .table_name(self.table.as_str())
-                .key(attr::CKID, Self::s(ckid.as_str()))
-                .send(),
-        )
-        .await?;
-        let item = found.item.ok_or(StoreError::NotFound)?;
-        Ok(serde_dynamo::from_item(item)?)
+        self.read(ckid, false).await
     }
 
     #[instrument(skip(self), fields(table = %self.table))]
@@ -383,21 +389,8 @@ impl ResidentFeeder for DynamoStore {
         let mut raise = true;
         for attempt in 0..FEED_ATTEMPTS {
             match self.try_feed(ckid, raise).await? {
-                FeedOutcome::Applied => {
-                    let found = traced(
-                        "GetItem",
-                        self.table.as_str(),
-                        self.client
-                            .get_item()
-                            .table_name(self.table.as_str())
-                            .key(attr::CKID, Self::s(ckid.as_str()))
-                            .consistent_read(true)
-                            .send(),
-                    )
-                    .await?;
-                    let item = found.item.ok_or(StoreError::NotFound)?;
-                    return Ok(serde_dynamo::from_item(item)?);
-                }
+                // Read strongly so the answer includes this feeding.
+                FeedOutcome::Applied => return self.read(ckid, true).await,
                 FeedOutcome::Missing => return Err(StoreError::NotFound),
                 // Already as happy as can be: the feeding still counts.
                 FeedOutcome::AtMostHappy if raise => raise = false,
@@ -412,7 +405,7 @@ impl ResidentFeeder for DynamoStore {
 }
 
 /// Attempts at a feeding that keeps meeting concurrent ones on the same resident.
-const FEED_ATTEMPTS: u32 = 12;
+const FEED_ATTEMPTS: u32 = 20;
 
 enum FeedOutcome {
     Applied,
@@ -480,10 +473,12 @@ impl DynamoStore {
     }
 }
 
-/// A short, growing, jittered pause before retrying after a conflict.
+/// A growing pause with full jitter before retrying after a conflict, so writers that
+/// collided on one item spread out instead of colliding again in step.
 async fn backoff(attempt: u32) {
-    let jitter = u64::from(Timestamp::now().as_offset_date_time().microsecond() % 20);
-    tokio::time::sleep(Duration::from_millis((10 << attempt.min(4)) + jitter)).await;
+    let cap_ms = 10u64 << attempt.min(6);
+    let wait_ms = 1 + (ulid::Ulid::new().random() as u64) % cap_ms;
+    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
 }
 
 #[async_trait]

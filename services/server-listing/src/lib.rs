@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use service_kit::{Application, Limits, ServiceInfo, config, health_router, with_api_fallbacks};
+use service_kit::{Application, Limits, ServiceInfo, health_router, with_api_fallbacks};
 use store::{DynamoStore, ResidentFeeder, ResidentReader};
 
 pub const INFO: ServiceInfo = ServiceInfo::new("server-listing");
@@ -42,11 +42,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
 pub async fn build() -> Result<Application, String> {
-    let port = config::port().map_err(|e| e.to_string())?;
-    let store = DynamoStore::from_env().await?;
-    build_with_store(port, store)
-        .await
-        .map_err(|err| format!("cannot listen on port {port}: {err}"))
+    service_kit::build_on_store(build_with_store).await
 }
 
 pub async fn build_with_store(port: u16, store: DynamoStore) -> std::io::Result<Application> {
