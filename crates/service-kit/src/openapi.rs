@@ -39,3 +39,51 @@ pub struct Health {
     #[schema(example = "ok")]
     pub status: String,
 }
+
+/// `GET /ready` when the service's dependencies answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(example = "server-listing")]
+    pub service: String,
+    #[schema(example = "ready")]
+    pub status: String,
+}
+
+/// `/health` and `/ready`, which service-kit serves for every service, as a document to
+/// merge into a service's own (`service_doc.merge_from(OperationsApi::openapi())`).
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    paths(health, ready),
+    components(schemas(Health, Ready, ProblemDetails)),
+    tags((name = "operations", description = "Liveness, readiness and the API document"))
+)]
+pub struct OperationsApi;
+
+// Bodiless twins of `health_router`'s handlers: they only carry the documentation.
+
+/// Liveness: the process answers. Cheap; touches no dependency.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "The service is running.", body = Health, content_type = "application/json")),
+)]
+#[expect(dead_code, reason = "documentation only: health_router serves /health")]
+fn health() {}
+
+/// Readiness: the service's dependencies (DynamoDB, or the website's APIs) answer.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The dependencies answer; the service can take requests.", body = Ready, content_type = "application/json"),
+        (
+            status = 503, description = "A dependency does not answer.",
+            body = ProblemDetails, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")),
+        ),
+    ),
+)]
+#[expect(dead_code, reason = "documentation only: health_router serves /ready")]
+fn ready() {}

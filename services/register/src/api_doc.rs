@@ -7,7 +7,7 @@
 
 use axum::Json;
 use serde::Serialize;
-use service_kit::openapi::{FieldProblem, Health, ProblemDetails};
+use service_kit::openapi::{FieldProblem, OperationsApi, ProblemDetails};
 use utoipa::{OpenApi, ToSchema};
 
 pub const PATH: &str = "/openapi.json";
@@ -19,18 +19,15 @@ pub const PATH: &str = "/openapi.json";
         description = "Cuddle Kube's internal admissions API: validate a registration and \
             admit the resident, idempotently. Errors are RFC 9457 `application/problem+json`."
     ),
-    paths(crate::registrations::register, health, ready),
-    components(schemas(RegistrationRequest, Resident, ProblemDetails, FieldProblem, Health, Ready)),
-    tags(
-        (name = "registrations", description = "Admitting new residents"),
-        (name = "operations", description = "Liveness and readiness"),
-    )
+    paths(crate::registrations::register),
+    components(schemas(RegistrationRequest, Resident, ProblemDetails, FieldProblem)),
+    tags((name = "registrations", description = "Admitting new residents"))
 )]
 pub struct ApiDoc;
 
-/// Serves the document.
+/// Serves the document, with service-kit's `/health` and `/ready`.
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(ApiDoc::openapi().merge_from(OperationsApi::openapi()))
 }
 
 /// A registration: a resident's input fields. Text is trimmed and may not contain
@@ -106,42 +103,3 @@ pub struct Resident {
     #[schema(required = true, format = DateTime)]
     pub last_fed_at: Option<String>,
 }
-
-/// `GET /ready` when the residents table answers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Ready {
-    #[schema(example = "register")]
-    pub service: String,
-    #[schema(example = "ready")]
-    pub status: String,
-}
-
-// The two handlers below are service-kit's (`health_router`); these bodiless twins
-// only carry their documentation into this service's document.
-
-/// Liveness: the process answers. Cheap; touches no dependency.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "operations",
-    responses((status = 200, description = "The service is running.", body = Health, content_type = "application/json")),
-)]
-#[allow(dead_code, reason = "documentation only; service-kit serves /health")]
-fn health() {}
-
-/// Readiness: the residents table in DynamoDB answers.
-#[utoipa::path(
-    get,
-    path = "/ready",
-    tag = "operations",
-    responses(
-        (status = 200, description = "DynamoDB answers; the service can take requests.", body = Ready, content_type = "application/json"),
-        (
-            status = 503, description = "DynamoDB does not answer.",
-            body = ProblemDetails, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")),
-        ),
-    ),
-)]
-#[allow(dead_code, reason = "documentation only; service-kit serves /ready")]
-fn ready() {}

@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use service_kit::openapi::{FieldProblem, Health, ProblemDetails};
+use service_kit::openapi::{FieldProblem, OperationsApi, ProblemDetails};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{OpenApi, ToSchema};
 
@@ -30,18 +30,14 @@ pub const PATH: &str = "/openapi.json";
         servers::get_server,
         servers::feed_server,
         openapi_json,
-        health,
-        ready,
     ),
-    components(schemas(ResidentDoc, ServerPage, ProblemDetails, FieldProblem, Health, ReadyDoc)),
-    tags(
-        (name = "residents", description = "Read and feed the residents"),
-        (name = "operations", description = "Liveness, readiness and this document"),
-    )
+    components(schemas(ResidentDoc, ServerPage, ProblemDetails, FieldProblem)),
+    tags((name = "residents", description = "Read and feed the residents"))
 )]
 pub struct ApiDoc;
 
-static DOCUMENT: LazyLock<Document> = LazyLock::new(ApiDoc::openapi);
+static DOCUMENT: LazyLock<Document> =
+    LazyLock::new(|| ApiDoc::openapi().merge_from(OperationsApi::openapi()));
 
 /// A resident as the API sends it: the 2019 attribute names plus what a real system
 /// keeps. Every member is always present (`null` when it has no value).
@@ -95,20 +91,6 @@ pub struct ResidentDoc {
     last_fed_at: Option<String>,
 }
 
-/// `GET /ready` when DynamoDB answers.
-#[derive(Debug, ToSchema)]
-#[schema(as = Ready)]
-#[expect(
-    dead_code,
-    reason = "documentation only: service-kit's /ready sends this shape"
-)]
-pub struct ReadyDoc {
-    #[schema(example = "server-listing")]
-    service: String,
-    #[schema(example = "ready")]
-    status: String,
-}
-
 /// This OpenAPI document.
 #[utoipa::path(
     get,
@@ -123,35 +105,6 @@ pub(crate) async fn openapi_json() -> Json<&'static Document> {
     Json(&DOCUMENT)
 }
 
-/// Liveness: cheap, touches no dependency.
-///
-/// Served by service-kit; described here so the document covers the whole service.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "operations",
-    responses((status = 200, description = "The service is alive", body = Health))
-)]
-#[expect(dead_code, reason = "documentation only: service-kit serves /health")]
-fn health() {}
-
-/// Readiness: whether DynamoDB answers.
-///
-/// Served by service-kit; described here so the document covers the whole service.
-#[utoipa::path(
-    get,
-    path = "/ready",
-    tag = "operations",
-    responses(
-        (status = 200, description = "DynamoDB answers", body = ReadyDoc),
-        (status = 503, description = "DynamoDB does not answer",
-            body = ProblemDetails, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
-    )
-)]
-#[expect(dead_code, reason = "documentation only: service-kit serves /ready")]
-fn ready() {}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -162,7 +115,7 @@ mod tests {
     use super::*;
 
     fn document() -> Value {
-        serde_json::to_value(ApiDoc::openapi()).unwrap()
+        serde_json::to_value(&*DOCUMENT).unwrap()
     }
 
     fn names(value: &Value) -> BTreeSet<String> {
