@@ -307,3 +307,168 @@ async fn without_an_endpoint_nothing_is_exported() {
             .all(|l| l["trace_id"].as_str().is_some_and(|t| t.starts_with("1-")))
     );
 }
+
+/// The website and both APIs as processes, all exporting to `receiver`.
+async fn start_stack(table: &str, receiver: &OtlpReceiver) -> (Service, Service, Service) {
+    let listing = start("server-listing", table, Some(receiver)).await;
+    let register = start("register", table, Some(receiver)).await;
+    let mut env = receiver.env();
+    env.push(("SERVER_LISTING_URL", listing.url("")));
+    env.push(("REGISTER_URL", register.url("")));
+    let website = Service::start("website", &env).await;
+    (website, listing, register)
+}
+
+/// Asserts one unbroken chain in the ALB's trace: the website's server span for
+/// `method route` → its client span (from reqwest-tracing) → `api`'s server span, whose
+/// parent is that client span → `api`'s DynamoDB `operation` span beneath it.
+fn assert_chain(spans: &[ReceivedSpan], (method, route): (&str, &str), api: &str, operation: &str) {
+    let website = spans
+        .iter()
+        .find(|s| {
+            s.service == "website"
+                && s.kind == SERVER
+                && s.attribute("http.route") == Some(route)
+                && s.attribute("http.request.method") == Some(method)
+        })
+        .unwrap_or_else(|| panic!("no website server span for {method} {route}"));
+    assert_eq!(website.trace_id, ROOT_HEX, "{route}");
+    assert_eq!(
+        website.parent_span_id, "",
+        "an ALB header has no parent segment"
+    );
+    let client = spans
+        .iter()
+        .find(|s| {
+            s.service == "website"
+                && s.kind == CLIENT
+                && ancestor_of_kind(spans, s, SERVER).map(|p| &p.span_id) == Some(&website.span_id)
+        })
+        .unwrap_or_else(|| panic!("no website client span under {method} {route}"));
+    assert_eq!(client.trace_id, ROOT_HEX);
+    let server = spans
+        .iter()
+        .find(|s| s.service == api && s.kind == SERVER && s.parent_span_id == client.span_id)
+        .unwrap_or_else(|| panic!("no {api} server span whose parent is the website's call"));
+    assert_eq!(server.trace_id, ROOT_HEX);
+    let dynamodb = spans
+        .iter()
+        .find(|s| {
+            s.service == api
+                && s.kind == CLIENT
+                && s.attribute("rpc.method") == Some(operation)
+                && ancestor_of_kind(spans, s, SERVER).map(|p| &p.span_id) == Some(&server.span_id)
+        })
+        .unwrap_or_else(|| panic!("no {operation} span beneath {api}'s server span"));
+    assert_eq!(dynamodb.trace_id, ROOT_HEX);
+    assert_eq!(dynamodb.name, format!("DynamoDB.{operation}"));
+}
+
+#[tokio::test]
+async fn one_trace_runs_from_the_website_through_each_api_into_dynamodb() {
+    let receiver = OtlpReceiver::start().await;
+    let store = fresh_store().await;
+    let table = store.table().to_string();
+    let (website, _listing, _register) = start_stack(&table, &receiver).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let header = format!("Root={ROOT};Sampled=1");
+
+    let admitted = client
+        .post(website.url("/register"))
+        .header("x-amzn-trace-id", &header)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            "name=traced+through+the+form&type=t3.micro&service=3&petname=dot&os=linux\
+             &idempotency_token=telemetry-chain-1",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), 303);
+    assert_eq!(
+        admitted.headers()["x-amzn-trace-id"],
+        format!("Root={ROOT}").as_str()
+    );
+    let listed = client
+        .get(website.url("/residents"))
+        .header("x-amzn-trace-id", &header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert!(
+        listed
+            .text()
+            .await
+            .unwrap()
+            .contains("traced through the form")
+    );
+
+    let spans = receiver
+        .wait_for_spans("the website's and both APIs' spans", |spans| {
+            let trace = in_trace(spans, ROOT_HEX);
+            let has = |service: &str, kind: i32| {
+                trace.iter().any(|s| s.service == service && s.kind == kind)
+            };
+            has("website", SERVER)
+                && trace
+                    .iter()
+                    .filter(|s| s.service == "website" && s.kind == CLIENT)
+                    .count()
+                    >= 2
+                && ["register", "server-listing"]
+                    .iter()
+                    .all(|api| has(api, SERVER) && has(api, CLIENT))
+        })
+        .await;
+    assert_chain(
+        &spans,
+        ("POST", "/register"),
+        "register",
+        "TransactWriteItems",
+    );
+    assert_chain(&spans, ("GET", "/residents"), "server-listing", "Query");
+}
+
+#[tokio::test]
+async fn the_websites_503_page_quotes_the_trace_the_alb_started() {
+    let receiver = OtlpReceiver::start().await;
+    let closed = format!("http://127.0.0.1:{}", stack_tests::free_port());
+    let website = Service::start(
+        "website",
+        &[
+            ("SERVER_LISTING_URL", closed.clone()),
+            ("REGISTER_URL", closed),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{}", receiver.port),
+            ),
+        ],
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .get(website.url("/residents"))
+        .header("x-amzn-trace-id", format!("Root={ROOT};Sampled=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains(&format!("<code class=\"trace-id\">{ROOT}</code>")));
+    let spans = receiver
+        .wait_for_spans("the website's failed call", |spans| {
+            spans
+                .iter()
+                .any(|s| s.service == "website" && s.kind == SERVER && s.trace_id == ROOT_HEX)
+        })
+        .await;
+    let server = spans
+        .iter()
+        .find(|s| s.service == "website" && s.kind == SERVER)
+        .unwrap();
+    assert_eq!(server.status_code, 2, "a 503 marks the span as an error");
+}

@@ -2,6 +2,20 @@
 //! renders HTML from the two internal APIs and never talks to DynamoDB itself.
 //!
 //! `main.rs` only calls [`build`]; tests call [`build_with_config`] with port 0.
+//!
+//! Code map: `routes.rs` (handlers), `api.rs` (the two APIs, through the traced
+//! client), `pages.rs` (askama templates and the one `IntoResponse` wrapper),
+//! `error.rs` (what a visitor sees when something fails), `security.rs` (headers on
+//! every response), `assets.rs` (embedded static files), `avatar.rs` (server family →
+//! picture).
+
+mod api;
+mod assets;
+mod avatar;
+mod error;
+mod pages;
+mod routes;
+mod security;
 
 use std::time::Duration;
 
@@ -41,9 +55,14 @@ pub struct AppState {
     pub config: Config,
 }
 
-/// The site's pages (health and readiness are added by [`build_with_config`]).
-pub fn router(_state: AppState) -> Router {
-    Router::new()
+/// The site's pages, static files and 404 fallback, every response carrying the
+/// security headers (health and readiness are added by [`build_with_config`]).
+pub fn router(state: AppState) -> Router {
+    routes::routes()
+        .with_state(state)
+        .merge(assets::router())
+        .fallback(routes::not_found)
+        .layer(axum::middleware::map_response(security::add_headers))
 }
 
 pub async fn build() -> Result<Application, String> {
@@ -64,7 +83,10 @@ pub async fn build_with_config(config: Config) -> Result<Application, std::io::E
     let api = telemetry::http::client(
         reqwest::Client::builder()
             .timeout(UPSTREAM_TIMEOUT)
-            .connect_timeout(Duration::from_secs(1)),
+            .connect_timeout(Duration::from_secs(1))
+            // The APIs never redirect; a redirect would be a misconfiguration to report,
+            // not to follow.
+            .redirect(reqwest::redirect::Policy::none()),
     )
     .map_err(std::io::Error::other)?;
     let state = AppState {
