@@ -16,6 +16,9 @@ use crate::test::LOCAL_AWS_ENV;
 const WEBSITE_PORT: u16 = 8080;
 const SERVER_LISTING_PORT: u16 = 8081;
 const REGISTER_PORT: u16 = 8082;
+/// The lines that open and close the list of URLs.
+pub const RUNNING: &str = "Cuddle Kube is running:";
+pub const PRESS_CTRL_C: &str = "Press Ctrl-C to stop everything.";
 
 /// Child processes, stopped (SIGTERM, then kill) when dropped.
 struct Processes(Vec<(&'static str, Child)>);
@@ -103,15 +106,17 @@ pub fn run() -> anyhow::Result<()> {
     }
 
     println!();
-    println!("Cuddle Kube is running:");
+    // `cargo xtask dev-check` reads these lines: every `http://` URL must answer.
+    println!("{RUNNING}");
     println!("  website          http://127.0.0.1:{WEBSITE_PORT}/");
-    println!("  server-listing   http://127.0.0.1:{SERVER_LISTING_PORT}/health");
-    println!("  register         http://127.0.0.1:{REGISTER_PORT}/health");
+    println!("  residents        http://127.0.0.1:{WEBSITE_PORT}/residents");
+    println!("  server-listing   http://127.0.0.1:{SERVER_LISTING_PORT}/v1/servers");
+    println!("  register         http://127.0.0.1:{REGISTER_PORT}/openapi.json");
     println!(
         "  DynamoDB Local   {} (table cuddlekube)",
         dynamodb.endpoint()
     );
-    println!("Press Ctrl-C to stop everything.");
+    println!("{PRESS_CTRL_C}");
 
     loop {
         if stop_rx.recv_timeout(Duration::from_millis(500)).is_ok() {

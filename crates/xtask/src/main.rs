@@ -3,9 +3,16 @@
 //! - `cargo xtask test [-- <cargo test args>]`: fetch DynamoDB Local if missing, start it
 //!   on a free port, run every workspace test against it, stop it (also on failure).
 //! - `cargo xtask dev`: the whole stack natively; see `dev.rs`.
+//! - `cargo xtask dev-check`: `dev` started, every printed URL checked, then stopped by
+//!   SIGINT with nothing left behind; see `dev_check.rs`.
+//! - `cargo xtask containers`: build the images and bring the compose stack up and down,
+//!   checking each step; see `containers.rs`.
 
+mod containers;
 mod dev;
+mod dev_check;
 mod dynamodb_local;
+mod http;
 mod test;
 
 use std::process::ExitCode;
@@ -15,6 +22,8 @@ fn main() -> ExitCode {
     let result = match args.next().as_deref() {
         Some("test") => test::run(args.collect()),
         Some("dev") => dev::run(),
+        Some("dev-check") => dev_check::run(),
+        Some("containers") => containers::run(args.collect()),
         Some("dynamodb-local") => dynamodb_local::serve_forever(),
         _ => {
             eprintln!(
@@ -22,6 +31,8 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test [-- ARGS]    run every test against a fresh DynamoDB Local\n  \
                  dev               run the whole stack natively (DynamoDB Local + 3 services)\n  \
+                 dev-check         start `dev`, check every URL it prints, Ctrl-C it, check nothing is left\n  \
+                 containers        lint, build and check the images and the compose stack\n  \
                  dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
             );
             return ExitCode::from(2);

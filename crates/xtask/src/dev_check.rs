@@ -1,0 +1,199 @@
+//! `cargo xtask dev-check`: proves `cargo xtask dev` as a newcomer uses it. It starts
+//! `xtask dev`, reads the URLs it prints, asks each one (the services must answer 200,
+//! DynamoDB Local must answer HTTP at all), checks that the residents page shows the
+//! seeded dozen, then sends SIGINT (what Ctrl-C sends) and checks that `dev` exits 0 and
+//! leaves no process and no port behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+
+use crate::dev::{PRESS_CTRL_C, RUNNING};
+use crate::http::http_get;
+use crate::project_root;
+
+/// `cuddlekube-admin init` seeds this many residents (store::seed).
+const SEED_COUNT: usize = 12;
+/// Building the binaries is part of `dev`; on a cold machine that takes minutes.
+const START_LIMIT: Duration = Duration::from_secs(900);
+const STOP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Kills `dev` if the check fails before it stopped it (its own guards then stop the rest).
+struct Dev(Child);
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = signal(&self.0, "-INT");
+            let _ = wait_exit(&mut self.0, STOP_LIMIT);
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let mut dev = Dev(Command::new(std::env::current_exe()?)
+        .arg("dev")
+        .current_dir(project_root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("start xtask dev")?);
+    let stdout = dev.0.stdout.take().context("dev's stdout")?;
+    // Every line of dev and its services goes through the pipe: keep draining it, or
+    // they would block writing logs.
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("dev| {line}");
+            // Once the check has read the URLs nobody listens; keep draining anyway.
+            let _ = lines_tx.send(line);
+        }
+    });
+
+    let urls = printed_urls(&lines)?;
+    ensure!(urls.len() >= 4, "dev printed too few URLs: {urls:?}");
+    for url in &urls {
+        let (port, path) = split_url(url)?;
+        let response = http_get(port, path).with_context(|| format!("GET {url}"))?;
+        let dynamodb = !url.contains("127.0.0.1:808");
+        ensure!(
+            dynamodb || response.status == 200,
+            "GET {url} answered {}: {}",
+            response.status,
+            response.body
+        );
+        println!("dev-check: GET {url} -> {}", response.status);
+    }
+    check_seeds()?;
+
+    let children = children_of(dev.0.id());
+    ensure!(
+        children.len() >= 4,
+        "expected DynamoDB Local and three services under dev, found {children:?}"
+    );
+    signal(&dev.0, "-INT")?;
+    let status = wait_exit(&mut dev.0, STOP_LIMIT)?;
+    ensure!(status.success(), "xtask dev exited with {status} on SIGINT");
+    for url in &urls {
+        let (port, _) = split_url(url)?;
+        ensure!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{url} still answers after dev stopped"
+        );
+    }
+    let left: Vec<_> = children.iter().filter(|(pid, _)| running(*pid)).collect();
+    ensure!(left.is_empty(), "processes left behind: {left:?}");
+    println!("dev-check: every printed URL answered; Ctrl-C left nothing running");
+    Ok(())
+}
+
+/// The `http://` URLs between the "running" line and the "press Ctrl-C" line.
+fn printed_urls(lines: &mpsc::Receiver<String>) -> anyhow::Result<Vec<String>> {
+    let mut urls = Vec::new();
+    let mut listing = false;
+    loop {
+        let line = lines
+            .recv_timeout(START_LIMIT)
+            .context("xtask dev ended or printed no URL list in time")?;
+        if line.trim() == RUNNING {
+            listing = true;
+        } else if line.trim() == PRESS_CTRL_C {
+            return Ok(urls);
+        } else if listing {
+            urls.extend(
+                line.split_whitespace()
+                    .filter(|word| word.starts_with("http://"))
+                    .map(str::to_owned),
+            );
+        }
+    }
+}
+
+/// `http://127.0.0.1:PORT/path` → (PORT, "/path").
+fn split_url(url: &str) -> anyhow::Result<(u16, &str)> {
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .with_context(|| format!("not a loopback URL: {url}"))?;
+    let (port, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let port = port.parse().with_context(|| format!("no port in {url}"))?;
+    Ok((port, if path.is_empty() { "/" } else { path }))
+}
+
+/// The API and the website both show exactly the seeded residents.
+fn check_seeds() -> anyhow::Result<()> {
+    let page = http_get(8081, "/v1/servers?limit=100")?.expect_json(200, "GET /v1/servers")?;
+    let servers = page["servers"].as_array().context("no servers array")?;
+    ensure!(
+        servers.len() == SEED_COUNT,
+        "server-listing lists {} residents, expected the {SEED_COUNT} seeds",
+        servers.len()
+    );
+    let residents = http_get(8080, "/residents")?;
+    for server in servers {
+        let name = server["name"]
+            .as_str()
+            .context("a resident without a name")?;
+        // Seed names are plain text but for an apostrophe, which askama escapes.
+        let shown = name.replace('\'', "&#39;");
+        if !residents.body.contains(&shown) {
+            bail!("/residents does not show the seed {name:?}");
+        }
+    }
+    println!("dev-check: /residents shows the {SEED_COUNT} seeds");
+    Ok(())
+}
+
+fn signal(child: &Child, signal: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()?;
+    ensure!(status.success(), "kill {signal} {} failed", child.id());
+    Ok(())
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("xtask dev did not exit within {limit:?} of SIGINT")
+}
+
+/// (pid, name) of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let (name, _, ppid) = stat(pid)?;
+            (ppid == parent).then_some((pid, name))
+        })
+        .collect()
+}
+
+/// Whether the process exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    stat(pid).is_some_and(|(_, state, _)| state != 'Z')
+}
+
+/// (name, state, parent pid) from /proc/PID/stat.
+fn stat(pid: u32) -> Option<(String, char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (name) state ppid ...": the name may hold spaces and parentheses.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    let mut fields = tail.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((name, state, ppid))
+}
