@@ -39,6 +39,9 @@ pub fn run() -> anyhow::Result<()> {
     let mut dev = Dev(Command::new(std::env::current_exe()?)
         .arg("dev")
         .current_dir(project_root())
+        // The services log into the same pipe: keep CI's log to what matters.
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
         .context("start xtask dev")?);
@@ -56,19 +59,26 @@ pub fn run() -> anyhow::Result<()> {
 
     let urls = printed_urls(&lines)?;
     ensure!(urls.len() >= 4, "dev printed too few URLs: {urls:?}");
-    for url in &urls {
+    for (label, url) in &urls {
         let (port, path) = split_url(url)?;
         let response = http_get(port, path).with_context(|| format!("GET {url}"))?;
-        let dynamodb = !url.contains("127.0.0.1:808");
+        // DynamoDB Local takes POSTed API calls only: any HTTP answer shows it is up.
         ensure!(
-            dynamodb || response.status == 200,
+            label.starts_with("DynamoDB") || response.status == 200,
             "GET {url} answered {}: {}",
             response.status,
             response.body
         );
         println!("dev-check: GET {url} -> {}", response.status);
     }
-    check_seeds()?;
+    let port_of = |label: &str| -> anyhow::Result<u16> {
+        let (_, url) = urls
+            .iter()
+            .find(|(printed, _)| printed == label)
+            .with_context(|| format!("dev printed no {label} URL"))?;
+        Ok(split_url(url)?.0)
+    };
+    check_seeds(port_of("server-listing")?, port_of("website")?)?;
 
     let children = children_of(dev.0.id());
     ensure!(
@@ -78,7 +88,7 @@ pub fn run() -> anyhow::Result<()> {
     signal(&dev.0, "-INT")?;
     let status = wait_exit(&mut dev.0, STOP_LIMIT)?;
     ensure!(status.success(), "xtask dev exited with {status} on SIGINT");
-    for url in &urls {
+    for (_, url) in &urls {
         let (port, _) = split_url(url)?;
         ensure!(
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
@@ -91,24 +101,23 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `http://` URLs between the "running" line and the "press Ctrl-C" line.
-fn printed_urls(lines: &mpsc::Receiver<String>) -> anyhow::Result<Vec<String>> {
+/// (label, URL) of the lines between the "running" line and the "press Ctrl-C" line
+/// that hold an `http://` URL, e.g. ("website", "http://127.0.0.1:8080/").
+fn printed_urls(lines: &mpsc::Receiver<String>) -> anyhow::Result<Vec<(String, String)>> {
     let mut urls = Vec::new();
     let mut listing = false;
     loop {
         let line = lines
             .recv_timeout(START_LIMIT)
             .context("xtask dev ended or printed no URL list in time")?;
-        if line.trim() == RUNNING {
+        let line = line.trim();
+        if line == RUNNING {
             listing = true;
-        } else if line.trim() == PRESS_CTRL_C {
+        } else if line == PRESS_CTRL_C {
             return Ok(urls);
-        } else if listing {
-            urls.extend(
-                line.split_whitespace()
-                    .filter(|word| word.starts_with("http://"))
-                    .map(str::to_owned),
-            );
+        } else if listing && let Some(at) = line.find("http://") {
+            let url = line[at..].split_whitespace().next().unwrap_or_default();
+            urls.push((line[..at].trim().to_owned(), url.to_owned()));
         }
     }
 }
@@ -124,15 +133,16 @@ fn split_url(url: &str) -> anyhow::Result<(u16, &str)> {
 }
 
 /// The API and the website both show exactly the seeded residents.
-fn check_seeds() -> anyhow::Result<()> {
-    let page = http_get(8081, "/v1/servers?limit=100")?.expect_json(200, "GET /v1/servers")?;
+fn check_seeds(server_listing: u16, website: u16) -> anyhow::Result<()> {
+    let page =
+        http_get(server_listing, "/v1/servers?limit=100")?.expect_json(200, "GET /v1/servers")?;
     let servers = page["servers"].as_array().context("no servers array")?;
     ensure!(
         servers.len() == SEED_COUNT,
         "server-listing lists {} residents, expected the {SEED_COUNT} seeds",
         servers.len()
     );
-    let residents = http_get(8080, "/residents")?;
+    let residents = http_get(website, "/residents")?;
     for server in servers {
         let name = server["name"]
             .as_str()
