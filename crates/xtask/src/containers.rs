@@ -1331,40 +1331,33 @@ impl<'a> ComposeStack<'a> {
     }
 
     fn project_containers(&self) -> anyhow::Result<Vec<String>> {
-        let names = self
-            .ctx
-            .podman()
-            .args(["ps", "-a", "--format", "{{.Names}}"])
-            .args([
-                "--filter",
-                &format!("label=io.podman.compose.project={PROJECT}"),
-            ])
-            .quiet()
-            .read()?;
-        Ok(names.lines().map(str::to_string).collect())
+        self.containers_labelled(&[])
     }
 
     /// The container of one compose service, by the labels podman-compose sets.
     fn container(&self, service: &str) -> anyhow::Result<String> {
-        let names = self
+        let label = format!("com.docker.compose.service={service}");
+        self.containers_labelled(&[&label])?
+            .into_iter()
+            .next()
+            .with_context(|| format!("no container for compose service {service}"))
+    }
+
+    /// Names of this project's containers (running or not) carrying every label given.
+    fn containers_labelled(&self, labels: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut ps = self
             .ctx
             .podman()
             .args(["ps", "-a", "--format", "{{.Names}}"])
             .args([
                 "--filter",
                 &format!("label=io.podman.compose.project={PROJECT}"),
-            ])
-            .args([
-                "--filter",
-                &format!("label=com.docker.compose.service={service}"),
-            ])
-            .quiet()
-            .read()?;
-        names
-            .lines()
-            .next()
-            .map(str::to_string)
-            .with_context(|| format!("no container for compose service {service}"))
+            ]);
+        for label in labels {
+            ps = ps.args(["--filter", &format!("label={label}")]);
+        }
+        let names = ps.quiet().read()?;
+        Ok(names.lines().map(str::to_string).collect())
     }
 
     fn remove_project_containers(&self) {
