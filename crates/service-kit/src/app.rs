@@ -1,16 +1,19 @@
 //! Serving a router: the standard middleware, a listener the caller can ask the port
 //! of (port 0 in tests), and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::routing::Route;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -88,6 +91,22 @@ impl Application {
             router,
             drain: limits.drain,
         })
+    }
+
+    /// Wraps everything the service answers in `layer`, outside the standard middleware:
+    /// it also sees the 503s of load shedding and timeouts, and the probes. For what
+    /// must hold for every response (the website's security headers).
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        self.router = self.router.layer(layer);
+        self
     }
 
     pub fn port(&self) -> u16 {

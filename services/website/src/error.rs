@@ -34,21 +34,51 @@ impl From<ApiError> for WebError {
     }
 }
 
+/// The page of a request the site shed under load or that ran out of time.
+pub fn busy_page(trace_id: Option<String>) -> Response {
+    unavailable_page(
+        "We're a little busy",
+        "So many visitors at once that this page could not be served in time. Nothing is \
+         lost: please try again in a minute. If it keeps happening, tell us the reference \
+         below so we can follow your request.",
+        trace_id,
+    )
+}
+
+fn unavailable_page(
+    heading: &'static str,
+    message: &'static str,
+    trace_id: Option<String>,
+) -> Response {
+    let mut response = page(StatusCode::SERVICE_UNAVAILABLE, heading, message, trace_id);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
+fn page(
+    status: StatusCode,
+    heading: &'static str,
+    message: &'static str,
+    trace_id: Option<String>,
+) -> Response {
+    Page(
+        status,
+        ErrorPage {
+            section: Section::None,
+            status: status.as_u16(),
+            heading,
+            message,
+            trace_id,
+        },
+    )
+    .into_response()
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let page = |status: StatusCode, heading, message, trace_id| {
-            Page(
-                status,
-                ErrorPage {
-                    section: Section::None,
-                    status: status.as_u16(),
-                    heading,
-                    message,
-                    trace_id,
-                },
-            )
-            .into_response()
-        };
         match self {
             Self::NotFound => page(
                 StatusCode::NOT_FOUND,
@@ -64,21 +94,13 @@ impl IntoResponse for WebError {
                  residents.",
                 None,
             ),
-            Self::Unavailable => {
-                let mut response = page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The residents are resting",
-                    "We can't reach the part of Cuddle Kube that looks after the residents \
-                     right now. Nothing is lost: please try again in a minute. If it keeps \
-                     happening, tell us the reference below so we can follow your request.",
-                    telemetry::http::current_trace_id(),
-                );
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
-                );
-                response
-            }
+            Self::Unavailable => unavailable_page(
+                "The residents are resting",
+                "We can't reach the part of Cuddle Kube that looks after the residents right \
+                 now. Nothing is lost: please try again in a minute. If it keeps happening, \
+                 tell us the reference below so we can follow your request.",
+                telemetry::http::current_trace_id(),
+            ),
             Self::Internal => {
                 (StatusCode::INTERNAL_SERVER_ERROR, Html(INTERNAL_ERROR_PAGE)).into_response()
             }

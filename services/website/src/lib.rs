@@ -55,14 +55,13 @@ pub struct AppState {
     pub config: Config,
 }
 
-/// The site's pages, static files and 404 fallback, every response carrying the
-/// security headers (health and readiness are added by [`build_with_config`]).
+/// The site's pages, static files and 404 fallback ([`build_with_config`] adds health,
+/// readiness and, around everything, the security headers).
 pub fn router(state: AppState) -> Router {
     routes::routes()
         .with_state(state)
         .merge(assets::router())
         .fallback(routes::not_found)
-        .layer(axum::middleware::map_response(security::add_headers))
 }
 
 pub async fn build() -> Result<Application, String> {
@@ -109,5 +108,9 @@ pub async fn build_with_config(config: Config) -> Result<Application, std::io::E
         }
     };
     let health = health_router(INFO, probe);
-    Application::bind(port, router(state), health, Limits::default()).await
+    Ok(
+        Application::bind(port, router(state), health, Limits::default())
+            .await?
+            .layer(axum::middleware::from_fn(security::finish)),
+    )
 }
