@@ -149,6 +149,49 @@ async fn an_alb_trace_id_is_kept_through_every_span_and_log_line() {
 }
 
 #[tokio::test]
+async fn an_unsampled_request_is_logged_with_its_trace_id_and_not_exported() {
+    const UNSAMPLED: &str = "1-5759e989-0123456789abcdef01234567";
+    const UNSAMPLED_HEX: &str = "5759e9890123456789abcdef01234567";
+    const MARKER_HEX: &str = "5759e98a76543210fedcba9876543210";
+    let receiver = OtlpReceiver::start().await;
+    let store = fresh_store().await;
+    let register = start("register", &store.table().to_string(), Some(&receiver)).await;
+    let client = reqwest::Client::new();
+    for (header, name) in [
+        (format!("Root={UNSAMPLED};Sampled=0"), "unsampled"),
+        (
+            "Root=1-5759e98a-76543210fedcba9876543210;Sampled=1".to_owned(),
+            "marker",
+        ),
+    ] {
+        let admitted = client
+            .post(register.url("/v1/registrations"))
+            .header("x-amzn-trace-id", header)
+            .json(&json!({"name": name, "type": "t3.micro", "os": "linux"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(admitted.status(), 201);
+    }
+    // Spans are exported in the order they end: once the later, sampled request's spans
+    // are in, the unsampled one's would be too, had they been exported.
+    let spans = receiver
+        .wait_for_spans("the sampled marker request", |spans| {
+            in_trace(spans, MARKER_HEX).iter().any(|s| s.kind == SERVER)
+        })
+        .await;
+    assert!(
+        in_trace(&spans, UNSAMPLED_HEX).is_empty(),
+        "Sampled=0 was exported"
+    );
+    let lines = request_log_lines(&register.terminate());
+    assert!(
+        lines.iter().any(|line| line["trace_id"] == UNSAMPLED),
+        "no log line carries the unsampled request's trace ID"
+    );
+}
+
+#[tokio::test]
 async fn a_traced_caller_becomes_the_parent() {
     let receiver = OtlpReceiver::start().await;
     let store = fresh_store().await;

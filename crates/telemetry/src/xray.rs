@@ -138,6 +138,25 @@ impl Continuation {
                 let context = SpanContext::new(root, parent, flags, true, TraceState::default());
                 Self::Parent(Context::new().with_remote_span_context(context))
             }
+            // A caller that decided not to sample may send no Parent. OpenTelemetry carries
+            // "not sampled" only on a parent, so an unsampled remote parent with a fresh
+            // span ID stands in: nothing of the trace is recorded (so the made-up ID is
+            // never a dangling link), logs keep the trace ID, callees hear Sampled=0.
+            Some(TraceHeader {
+                root,
+                parent: None,
+                sampled: Some(false),
+            }) => {
+                let parent = opentelemetry_aws::trace::XrayIdGenerator::default().new_span_id();
+                let context = SpanContext::new(
+                    root,
+                    parent,
+                    TraceFlags::default(),
+                    true,
+                    TraceState::default(),
+                );
+                Self::Parent(Context::new().with_remote_span_context(context))
+            }
             Some(TraceHeader {
                 root, parent: None, ..
             }) => Self::Root(root),
@@ -286,15 +305,19 @@ mod tests {
             Continuation::from_header(Some(&format!("Root={ROOT}"))),
             Continuation::Root(_)
         ));
-        let Continuation::Parent(cx) = Continuation::from_header(Some(&format!(
-            "Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"
-        ))) else {
-            panic!("expected a parent");
-        };
-        let span = cx.span();
-        assert!(span.span_context().is_remote());
-        assert!(!span.span_context().is_sampled());
-        assert_eq!(format_trace_id(span.span_context().trace_id()), ROOT);
+        for header in [
+            format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"),
+            // Root-only, not sampled: the decision is kept through a stand-in parent.
+            format!("Root={ROOT};Sampled=0"),
+        ] {
+            let Continuation::Parent(cx) = Continuation::from_header(Some(&header)) else {
+                panic!("expected a parent for {header}");
+            };
+            let span = cx.span();
+            assert!(span.span_context().is_remote(), "{header}");
+            assert!(!span.span_context().is_sampled(), "{header}");
+            assert_eq!(format_trace_id(span.span_context().trace_id()), ROOT);
+        }
     }
 
     #[test]
