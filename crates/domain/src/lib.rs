@@ -18,7 +18,8 @@ pub use registration::{FieldError, NewResident, RegistrationInput, ValidationErr
 pub use resident::Resident;
 pub use timestamp::Timestamp;
 pub use values::{
-    Happiness, ImageUrl, OperatingSystem, PageSize, PetName, ServerName, ServerType, YearsOfService,
+    Happiness, ImageUrl, OperatingSystem, PageSize, PetName, REQUIRED_TEXT_PATTERN, ServerName,
+    ServerType, TEXT_PATTERN, YearsOfService,
 };
 
 /// Why a value was refused, phrased for the person who sent it.

@@ -159,16 +159,25 @@ fn text(value: &Value, field: &str, required: bool) -> Result<String, InvalidVal
 }
 
 /// A number field's raw value: absent is `None` (the default applies), a whole JSON
-/// number is itself, anything else is refused.
+/// number is itself, anything else is refused. `5.0` and `5e0` are whole numbers too, as
+/// JSON Schema's `integer` says.
 fn number(value: &Value, field: &str) -> Result<Option<i64>, InvalidValue> {
+    let not_whole = || InvalidValue(format!("{field} must be a whole number"));
     match value {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| {
-            InvalidValue(format!(
-                "{field} must be a whole number written without a decimal point or exponent"
-            ))
-        }),
-        _ => Err(InvalidValue(format!("{field} must be a whole number"))),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 2f64.powi(63) =>
+            {
+                #[expect(clippy::cast_possible_truncation, reason = "whole and in range")]
+                Ok(Some(f as i64))
+            }
+            (None, Some(f)) if f.fract() == 0.0 => {
+                Err(InvalidValue(format!("{field} is far out of range")))
+            }
+            _ => Err(not_whole()),
+        },
+        _ => Err(not_whole()),
     }
 }
 
@@ -234,6 +243,29 @@ mod tests {
         })))
         .unwrap_err();
         assert_eq!(errors.0.len(), 2);
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_fraction_or_exponent() {
+        let resident = NewResident::parse(&input(json!({
+            "name": "a", "type": "t", "os": "o", "service": 1e1, "happiness": 7.0
+        })))
+        .unwrap();
+        let plain = NewResident::parse(&input(json!({
+            "name": "a", "type": "t", "os": "o", "service": 10, "happiness": 7
+        })))
+        .unwrap();
+        assert_eq!(resident.fingerprint(), plain.fingerprint());
+        let errors = NewResident::parse(&input(json!({
+            "name": "a", "type": "t", "os": "o", "service": 1e300, "happiness": 18446744073709551615_u64
+        })))
+        .unwrap_err();
+        let messages: Vec<_> = errors.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages.iter().all(|m| m.ends_with("is far out of range")),
+            "{messages:?}"
+        );
     }
 
     #[test]

@@ -8,6 +8,33 @@ const BIDI_CONTROLS: &[char] = &[
     '\u{2067}', '\u{2068}', '\u{2069}',
 ];
 
+/// The characters `text` refuses anywhere in a field: C0 and C1 controls, the direction
+/// marks of `BIDI_CONTROLS` and the byte-order mark, as a regex class body.
+macro_rules! refused {
+    () => {
+        r"\u0000-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF"
+    };
+}
+
+/// The text fields' character rule as a JSON Schema `pattern` (ECMA-262 syntax, which
+/// Python's `re` and Rust's `regex` read alike): none of the refused characters. API
+/// documents publish it so that clients and fuzzers know the rule. A property test keeps
+/// it in step with `text`: what matches (within the length) is accepted, and what `text`
+/// accepts matches once trimmed.
+pub const TEXT_PATTERN: &str = concat!(r"^[^", refused!(), r"]*$");
+
+/// `TEXT_PATTERN` for a required field: also at least one visible character (not
+/// whitespace, not a zero-width space or joiner, not a word joiner).
+pub const REQUIRED_TEXT_PATTERN: &str = concat!(
+    r"^[^",
+    refused!(),
+    r"]*[^\s\u200B-\u200D\u2060",
+    refused!(),
+    r"][^",
+    refused!(),
+    r"]*$"
+);
+
 /// Checks a human-entered text field: trimmed, no control characters, a length in
 /// characters (not bytes, so "サーバー" is four).
 fn text(value: &str, what: &str, min: usize, max: usize) -> Result<String, InvalidValue> {
@@ -57,6 +84,7 @@ macro_rules! text_value {
         pub struct $name(String);
 
         impl $name {
+            pub const MIN_CHARS: usize = $min;
             pub const MAX_CHARS: usize = $max;
 
             pub fn parse(value: &str) -> Result<Self, InvalidValue> {
@@ -278,6 +306,33 @@ mod tests {
         );
         assert!(ServerName::parse("👨\u{200D}👩\u{200D}👧").is_ok());
         assert_eq!(PetName::parse("\u{200B}").unwrap().as_str(), "\u{200B}");
+    }
+
+    /// Text mixing the characters the rules are about with arbitrary ones.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let special = prop::sample::select(vec![
+            ' ', '\t', '\n', '\u{0}', '\u{7F}', '\u{85}', '\u{9F}', '\u{A0}', '\u{200B}',
+            '\u{200D}', '\u{200E}', '\u{202E}', '\u{2060}', '\u{2066}', '\u{2069}', '\u{3000}',
+            '\u{FEFF}', 'a', '鯖', '👍',
+        ]);
+        prop::collection::vec(prop_oneof![special, any::<char>()], 0..8)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn the_published_patterns_agree_with_the_rules(s in tricky_text()) {
+            for (min, pattern) in [(0, TEXT_PATTERN), (1, REQUIRED_TEXT_PATTERN)] {
+                let pattern = regex::Regex::new(pattern).unwrap();
+                let accepted = text(&s, "field", min, 100).is_ok();
+                if pattern.is_match(&s) {
+                    prop_assert!(accepted, "{s:?} matches {pattern} but is refused");
+                }
+                if accepted {
+                    prop_assert!(pattern.is_match(s.trim()), "{s:?} is accepted but does not match {pattern}");
+                }
+            }
+        }
     }
 
     #[test]

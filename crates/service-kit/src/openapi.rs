@@ -2,6 +2,24 @@
 
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::{ObjectBuilder, Type};
+
+/// A text field of `min..=max` characters with the domain's character rule as its
+/// `pattern` (`domain::REQUIRED_TEXT_PATTERN` when the field is required, else
+/// `domain::TEXT_PATTERN`), so that a schema-valid value is one the service accepts. For
+/// the services' `schema_with` functions, which add the description and example.
+pub fn text(min: usize, max: usize) -> ObjectBuilder {
+    let pattern = if min > 0 {
+        domain::REQUIRED_TEXT_PATTERN
+    } else {
+        domain::TEXT_PATTERN
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+}
 
 /// An RFC 9457 problem: every error of the JSON APIs
 /// (`Content-Type: application/problem+json`).

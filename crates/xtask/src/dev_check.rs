@@ -1,7 +1,8 @@
 //! `cargo xtask dev-check`: proves `cargo xtask dev` as a newcomer uses it. It starts
 //! `xtask dev`, reads the URLs it prints, asks each one (the services must answer 200,
 //! DynamoDB Local must answer HTTP at all), checks that the residents page shows the
-//! seeded dozen, then sends SIGINT (what Ctrl-C sends) and checks that `dev` exits 0 and
+//! seeded dozen, fuzzes both APIs from their OpenAPI documents (schemathesis), then sends
+//! SIGINT (what Ctrl-C sends) and checks that `dev` exits 0 and
 //! leaves no process and no port behind.
 
 use std::io::{BufRead, BufReader};
@@ -79,6 +80,11 @@ pub fn run() -> anyhow::Result<()> {
         Ok(split_url(url)?.0)
     };
     check_seeds(port_of("server-listing")?, port_of("website")?)?;
+    // After the seed check: fuzzing register admits residents.
+    check_api_contracts(&[
+        ("server-listing", port_of("server-listing")?),
+        ("register", port_of("register")?),
+    ])?;
 
     let children = children_of(dev.0.id());
     ensure!(
@@ -154,6 +160,30 @@ fn check_seeds(server_listing: u16, website: u16) -> anyhow::Result<()> {
         }
     }
     println!("dev-check: /residents shows the {SEED_COUNT} seeds");
+    Ok(())
+}
+
+/// Each API fuzzed from its own `/openapi.json` by schemathesis with every check: no 5xx,
+/// every status, header, content type and body as documented, schema-valid requests
+/// accepted and invalid ones refused. Settings and their reasons: `schemathesis.toml`.
+fn check_api_contracts(apis: &[(&str, u16)]) -> anyhow::Result<()> {
+    let config = project_root().join("crates/xtask/schemathesis.toml");
+    for (name, port) in apis {
+        let status = Command::new("schemathesis")
+            .arg("--config-file")
+            .arg(&config)
+            .args(["--no-color", "run", "--checks", "all"])
+            .arg(format!("http://127.0.0.1:{port}/openapi.json"))
+            .status()
+            .context(
+                "run schemathesis; install it with `pip install -r crates/xtask/requirements.txt`",
+            )?;
+        ensure!(
+            status.success(),
+            "schemathesis: {name} does not keep its own OpenAPI document (details above)"
+        );
+        println!("dev-check: {name} keeps its OpenAPI document under schemathesis");
+    }
     Ok(())
 }
 

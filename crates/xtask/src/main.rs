@@ -3,8 +3,9 @@
 //! - `cargo xtask test [-- <cargo test args>]`: fetch DynamoDB Local if missing, start it
 //!   on a free port, run every workspace test against it, stop it (also on failure).
 //! - `cargo xtask dev`: the whole stack natively; see `dev.rs`.
-//! - `cargo xtask dev-check`: `dev` started, every printed URL checked, then stopped by
-//!   SIGINT with nothing left behind; see `dev_check.rs`.
+//! - `cargo xtask dev-check`: `dev` started, every printed URL checked, both APIs fuzzed
+//!   from their OpenAPI documents, then stopped by SIGINT with nothing left behind; see
+//!   `dev_check.rs`.
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
 //!   checking each step; see `containers.rs`.
 
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test [-- ARGS]    run every test against a fresh DynamoDB Local\n  \
                  dev               run the whole stack natively (DynamoDB Local + 3 services)\n  \
-                 dev-check         start `dev`, check every URL it prints, Ctrl-C it, check nothing is left\n  \
+                 dev-check         start `dev`, check every URL it prints, fuzz the APIs, Ctrl-C it, check nothing is left\n  \
                  containers        lint, build and check the images and the compose stack\n  \
                  dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
             );

@@ -6,8 +6,10 @@
 //! The tests compare them with what the service really accepts and answers.
 
 use axum::Json;
+use domain::{OperatingSystem, PetName, ServerName, ServerType};
 use serde::Serialize;
-use service_kit::openapi::{FieldProblem, OperationsApi, ProblemDetails};
+use service_kit::openapi::{self, FieldProblem, OperationsApi, ProblemDetails};
+use utoipa::openapi::schema::{Object, SchemaType, Type};
 use utoipa::{OpenApi, ToSchema};
 
 pub const PATH: &str = "/openapi.json";
@@ -31,7 +33,8 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// A registration: a resident's input fields. Text is trimmed and may not contain
-/// control characters; lengths count characters, not bytes. A client-sent `ckid` and
+/// control characters or invisible direction marks (each field's `pattern`); lengths
+/// count characters, not bytes. A client-sent `ckid` and
 /// unknown fields are ignored.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -39,17 +42,14 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     "petname": "sven", "os": "linux", "image": "https://example.com/ck1.png"
 }))]
 pub struct RegistrationRequest {
-    #[schema(min_length = 1, max_length = 64, example = "foo foo cuddly poops")]
+    #[schema(schema_with = name_schema)]
     pub name: String,
-    /// The server's instance type.
     #[serde(rename = "type")]
-    #[schema(min_length = 1, max_length = 32, example = "m2.xlarge")]
+    #[schema(schema_with = type_schema)]
     pub server_type: String,
-    /// The operating system.
-    #[schema(min_length = 1, max_length = 32, example = "linux")]
+    #[schema(schema_with = os_schema)]
     pub os: String,
-    /// A pet name; empty or absent when the server has none.
-    #[schema(max_length = 32, example = "sven")]
+    #[schema(schema_with = petname_schema)]
     pub petname: Option<String>,
     /// Whole years in service.
     #[schema(minimum = 0, maximum = 100, default = 0, example = 10)]
@@ -63,6 +63,40 @@ pub struct RegistrationRequest {
         example = "https://example.com/ck1.png"
     )]
     pub image: Option<String>,
+}
+
+// The text fields carry the domain's character rule as a pattern (`schema_with` replaces
+// the field's whole schema, so the description and example are set here too).
+
+fn name_schema() -> Object {
+    openapi::text(ServerName::MIN_CHARS, ServerName::MAX_CHARS)
+        .description(Some("The resident's name."))
+        .examples(["foo foo cuddly poops"])
+        .build()
+}
+
+fn type_schema() -> Object {
+    openapi::text(ServerType::MIN_CHARS, ServerType::MAX_CHARS)
+        .description(Some("The server's instance type."))
+        .examples(["m2.xlarge"])
+        .build()
+}
+
+fn os_schema() -> Object {
+    openapi::text(OperatingSystem::MIN_CHARS, OperatingSystem::MAX_CHARS)
+        .description(Some("The operating system."))
+        .examples(["linux"])
+        .build()
+}
+
+fn petname_schema() -> Object {
+    openapi::text(PetName::MIN_CHARS, PetName::MAX_CHARS)
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(
+            "A pet name; empty or absent when the server has none.",
+        ))
+        .examples(["sven"])
+        .build()
 }
 
 /// A resident, with the 2019 attribute names.

@@ -20,19 +20,53 @@ pub const FEED_PATH: &str = "/v1/servers/{ckid}/feed";
 
 /// The query of `GET /v1/servers`, as sent. Every value is text so that a bad one is
 /// answered with our own message naming it; an empty value counts as absent (an HTML
-/// form sends `os=` for "any").
+/// form sends `os=` for "any"), a blank one is refused like any other bad value.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Residents per page, a whole number from 1 to 100.
-    #[param(value_type = Option<u8>, minimum = 1, maximum = 100, default = 12)]
+    /// Page size; described in `limit_schema`.
+    #[param(schema_with = limit_schema)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page, unchanged, listed with the same `os`.
-    /// Absent for the first page.
+    /// Absent for the first page. Opaque: any other value is a 400.
+    #[param(max_length = 512, pattern = "^$|^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{16}$")]
     cursor: Option<String>,
-    /// Only residents with this operating system (ignoring case), 1 to 32 characters.
-    #[param(max_length = 32, example = "linux")]
+    /// OS filter; described in `os_schema`.
+    #[param(schema_with = os_schema)]
     os: Option<String>,
+}
+
+// `schema_with` drops a parameter's doc comment from the document, so these schemas
+// carry the description themselves.
+
+fn limit_schema() -> utoipa::openapi::schema::AnyOfBuilder {
+    use utoipa::openapi::{ObjectBuilder, Type, schema::AnyOfBuilder};
+    let size = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(PageSize::MIN))
+        .maximum(Some(PageSize::MAX))
+        .default(Some(PageSize::default().get().into()));
+    let empty = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([""]));
+    AnyOfBuilder::new()
+        .description(Some(
+            "Residents per page, a whole number from 1 to 100; empty for the default.",
+        ))
+        .item(size)
+        .item(empty)
+}
+
+fn os_schema() -> utoipa::openapi::Object {
+    service_kit::openapi::text(OperatingSystem::MIN_CHARS, OperatingSystem::MAX_CHARS)
+        .description(Some(
+            "Only residents with this operating system (ignoring case), 1 to 32 \
+             characters; empty for all.",
+        ))
+        .min_length(None)
+        .pattern(Some(format!("^$|{}", domain::REQUIRED_TEXT_PATTERN)))
+        .examples(["linux"])
+        .build()
 }
 
 impl ListParams {
@@ -65,7 +99,7 @@ impl ListParams {
 }
 
 fn present(value: Option<String>) -> Option<String> {
-    value.filter(|text| !text.trim().is_empty())
+    value.filter(|text| !text.is_empty())
 }
 
 /// One page of residents, newest first.
@@ -197,9 +231,15 @@ mod tests {
         let query = params(None, None, None).parse().unwrap();
         assert_eq!(query.limit.get(), 12);
         assert!(query.cursor.is_none() && query.os.is_none());
-        let query = params(Some(""), Some(""), Some("  ")).parse().unwrap();
+        let query = params(Some(""), Some(""), Some("")).parse().unwrap();
         assert_eq!(query.limit.get(), 12);
         assert!(query.cursor.is_none() && query.os.is_none());
+    }
+
+    #[test]
+    fn blank_values_are_refused_not_ignored() {
+        assert_eq!(refusal(params(None, None, Some("  "))), "os is required");
+        assert!(refusal(params(Some(" "), None, None)).starts_with("limit must be"));
     }
 
     #[test]

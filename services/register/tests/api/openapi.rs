@@ -128,4 +128,16 @@ async fn the_schemas_match_what_is_accepted_and_answered() {
     assert_eq!(properties["happiness"]["minimum"], 1);
     assert_eq!(properties["happiness"]["maximum"], 10);
     assert_eq!(properties["image"]["maxLength"], 2048);
+    // The character rule is published as the domain states it (a domain property test
+    // proves the patterns agree with the validation itself).
+    for field in ["name", "type", "os"] {
+        assert_eq!(properties[field]["minLength"], 1, "{field}");
+        assert_eq!(
+            properties[field]["pattern"],
+            domain::REQUIRED_TEXT_PATTERN,
+            "{field}"
+        );
+    }
+    assert_eq!(properties["petname"]["pattern"], domain::TEXT_PATTERN);
+    assert_eq!(properties["name"]["description"], "The resident's name.");
 }

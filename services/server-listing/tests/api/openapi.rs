@@ -70,6 +70,12 @@ async fn the_document_describes_every_endpoint() {
         .iter()
         .inspect(|p| assert_eq!(p["in"], "query"))
         .inspect(|p| assert_ne!(p["required"], true))
+        .inspect(|p| {
+            assert!(
+                p["description"].is_string() || p["schema"]["description"].is_string(),
+                "{p}"
+            )
+        })
         .map(|p| p["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(params, set(&["cursor", "limit", "os"]));
@@ -79,9 +85,13 @@ async fn the_document_describes_every_endpoint() {
         .iter()
         .find(|p| p["name"] == "limit")
         .unwrap();
-    assert_eq!(limit["schema"]["minimum"], 1);
-    assert_eq!(limit["schema"]["maximum"], 100);
-    assert_eq!(limit["schema"]["default"], 12);
+    // A page size, or empty for the default (an empty value counts as absent).
+    let size = &limit["schema"]["anyOf"][0];
+    assert_eq!(size["type"], "integer");
+    assert_eq!(size["minimum"], 1);
+    assert_eq!(size["maximum"], 100);
+    assert_eq!(size["default"], 12);
+    assert_eq!(limit["schema"]["anyOf"][1]["enum"], serde_json::json!([""]));
     assert_eq!(
         list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/ServerPage"
@@ -159,4 +169,53 @@ async fn every_documented_operation_is_routed_and_answers_200() {
             assert_eq!(response.status(), StatusCode::OK, "{method} {concrete}");
         }
     }
+}
+
+/// The `pattern` of the list operation's query parameter `name`.
+fn query_pattern(doc: &Value, name: &str) -> regex::Regex {
+    let parameter = doc["paths"]["/v1/servers"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} parameter"));
+    let pattern = parameter["schema"]["pattern"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} has no pattern: {parameter}"));
+    regex::Regex::new(pattern).unwrap()
+}
+
+#[tokio::test]
+async fn the_documented_patterns_describe_what_the_service_sends_and_takes() {
+    let app = spawn_app().await;
+    app.insert_residents(3, |_| "linux").await;
+    let doc = json_ok(app.openapi().await).await;
+    let cursor = query_pattern(&doc, "cursor");
+    let os = query_pattern(&doc, "os");
+
+    let page = json_ok(app.list("limit=1").await).await;
+    let next = page["next_cursor"].as_str().unwrap();
+    assert!(cursor.is_match(next), "{next} does not match {cursor}");
+    assert!(cursor.is_match("") && !cursor.is_match("garbage"));
+    assert_eq!(app.list("cursor=").await.status(), StatusCode::OK);
+
+    // What the pattern allows is answered 200; what it refuses, 400.
+    for value in ["linux", "", "Debian GNU/Linux 12", "鯖 OS"] {
+        assert!(os.is_match(value), "{value:?}");
+        let query = format!("os={}", urlencode(value));
+        assert_eq!(app.list(&query).await.status(), StatusCode::OK, "{query}");
+    }
+    for value in [" ", "li\nnux", "\u{202E}xunil", "\u{200B}"] {
+        assert!(!os.is_match(value), "{value:?}");
+        let query = format!("os={}", urlencode(value));
+        assert_eq!(
+            app.list(&query).await.status(),
+            StatusCode::BAD_REQUEST,
+            "{query}"
+        );
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
