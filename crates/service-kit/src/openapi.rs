@@ -7,8 +7,9 @@ use utoipa::openapi::{ObjectBuilder, Type};
 /// A text field of `min..=max` characters with the domain's character rule as its
 /// `pattern` (`domain::REQUIRED_TEXT_PATTERN` when the field is required, else
 /// `domain::TEXT_PATTERN`), so that a schema-valid value is one the service accepts. For
-/// the services' `schema_with` functions, which add the description and example.
-pub fn text(min: usize, max: usize) -> ObjectBuilder {
+/// the services' `schema_with` functions, which replace a field's whole schema and so
+/// must carry its description and example too.
+pub fn text(min: usize, max: usize, description: &str, example: &str) -> ObjectBuilder {
     let pattern = if min > 0 {
         domain::REQUIRED_TEXT_PATTERN
     } else {
@@ -16,6 +17,8 @@ pub fn text(min: usize, max: usize) -> ObjectBuilder {
     };
     ObjectBuilder::new()
         .schema_type(Type::String)
+        .description(Some(description))
+        .examples([example])
         .min_length((min > 0).then_some(min))
         .max_length(Some(max))
         .pattern(Some(pattern))

@@ -1,9 +1,9 @@
 //! `cargo xtask dev-check`: proves `cargo xtask dev` as a newcomer uses it. It starts
 //! `xtask dev`, reads the URLs it prints, asks each one (the services must answer 200,
 //! DynamoDB Local must answer HTTP at all), checks that the residents page shows the
-//! seeded dozen, fuzzes both APIs from their OpenAPI documents (schemathesis), then sends
-//! SIGINT (what Ctrl-C sends) and checks that `dev` exits 0 and
-//! leaves no process and no port behind.
+//! seeded dozen, fuzzes both APIs from their OpenAPI documents (schemathesis), then
+//! sends SIGINT (what Ctrl-C sends) and checks that `dev` exits 0 and leaves no process
+//! and no port behind.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

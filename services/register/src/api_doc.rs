@@ -65,37 +65,28 @@ pub struct RegistrationRequest {
     pub image: Option<String>,
 }
 
-// The text fields carry the domain's character rule as a pattern (`schema_with` replaces
-// the field's whole schema, so the description and example are set here too).
+// The text fields carry the domain's character rule as a pattern.
 
 fn name_schema() -> Object {
-    openapi::text(ServerName::MIN_CHARS, ServerName::MAX_CHARS)
-        .description(Some("The resident's name."))
-        .examples(["foo foo cuddly poops"])
-        .build()
+    let (min, max) = (ServerName::MIN_CHARS, ServerName::MAX_CHARS);
+    openapi::text(min, max, "The resident's name.", "foo foo cuddly poops").build()
 }
 
 fn type_schema() -> Object {
-    openapi::text(ServerType::MIN_CHARS, ServerType::MAX_CHARS)
-        .description(Some("The server's instance type."))
-        .examples(["m2.xlarge"])
-        .build()
+    let (min, max) = (ServerType::MIN_CHARS, ServerType::MAX_CHARS);
+    openapi::text(min, max, "The server's instance type.", "m2.xlarge").build()
 }
 
 fn os_schema() -> Object {
-    openapi::text(OperatingSystem::MIN_CHARS, OperatingSystem::MAX_CHARS)
-        .description(Some("The operating system."))
-        .examples(["linux"])
-        .build()
+    let (min, max) = (OperatingSystem::MIN_CHARS, OperatingSystem::MAX_CHARS);
+    openapi::text(min, max, "The operating system.", "linux").build()
 }
 
 fn petname_schema() -> Object {
-    openapi::text(PetName::MIN_CHARS, PetName::MAX_CHARS)
+    let (min, max) = (PetName::MIN_CHARS, PetName::MAX_CHARS);
+    let description = "A pet name; empty or absent when the server has none.";
+    openapi::text(min, max, description, "sven")
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .description(Some(
-            "A pet name; empty or absent when the server has none.",
-        ))
-        .examples(["sven"])
         .build()
 }
 

@@ -58,14 +58,12 @@ fn limit_schema() -> utoipa::openapi::schema::AnyOfBuilder {
 }
 
 fn os_schema() -> utoipa::openapi::Object {
-    service_kit::openapi::text(OperatingSystem::MIN_CHARS, OperatingSystem::MAX_CHARS)
-        .description(Some(
-            "Only residents with this operating system (ignoring case), 1 to 32 \
-             characters; empty for all.",
-        ))
+    let (min, max) = (OperatingSystem::MIN_CHARS, OperatingSystem::MAX_CHARS);
+    let description = "Only residents with this operating system (ignoring case), 1 to 32 \
+                       characters; empty for all.";
+    service_kit::openapi::text(min, max, description, "linux")
         .min_length(None)
         .pattern(Some(format!("^$|{}", domain::REQUIRED_TEXT_PATTERN)))
-        .examples(["linux"])
         .build()
 }
 
