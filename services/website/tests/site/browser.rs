@@ -4,6 +4,7 @@
 //!
 //! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them).
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,6 +48,8 @@ impl Browser {
             .expect("a free port")
             .port();
         let driver = Command::new("chromedriver")
+            // Its own process group, which Chromium joins: see `Drop`.
+            .process_group(0)
             .args([
                 format!("--port={port}"),
                 "--allowed-ips=127.0.0.1".to_owned(),
@@ -82,16 +85,27 @@ impl Browser {
             .unwrap_or_else(|e| panic!("goto {url}: {e}"));
     }
 
+    /// The text of the first element matching `css`. A page that is replaced between
+    /// finding the element and reading it (a POST/redirect back to the same path) makes
+    /// the element stale: then it is found again on the new page.
     async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        let started = Instant::now();
+        loop {
+            let element = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(e)
+                    if e.is_stale_element_reference()
+                        && started.elapsed() < Duration::from_secs(10) => {}
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
     }
 
     async fn fill(&self, id: &str, value: &str) {
