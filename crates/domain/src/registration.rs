@@ -10,21 +10,24 @@ use crate::{
 /// A registration as sent, before any check. Every field is a raw JSON value so that a
 /// wrong type (`"service": "ten"`) is reported per field with the others, not as a
 /// malformed body. Unknown fields, and a client-sent `ckid`, are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
+///
+/// It is also what a client sends (the website serialises one): a `null` field is left
+/// out, which reads back as absent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RegistrationInput {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub name: Value,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", skip_serializing_if = "Value::is_null")]
     pub server_type: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub os: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub petname: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub service: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub happiness: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub image: Value,
 }
 
@@ -188,6 +191,21 @@ mod tests {
 
     fn input(value: Value) -> RegistrationInput {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn serialises_with_the_2019_names_leaving_out_absent_fields() {
+        let sent = RegistrationInput {
+            name: json!("n"),
+            server_type: json!("t3.micro"),
+            service: json!(7),
+            ..RegistrationInput::default()
+        };
+        let json = serde_json::to_value(&sent).unwrap();
+        assert_eq!(json, json!({"name": "n", "type": "t3.micro", "service": 7}));
+        let back: RegistrationInput = serde_json::from_value(json).unwrap();
+        assert_eq!(back.server_type, sent.server_type);
+        assert!(back.os.is_null() && back.image.is_null());
     }
 
     #[test]
