@@ -5,10 +5,16 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` at it. Without that variable these helpers refuse to
 //! run rather than create tables in whatever AWS account the machine can reach.
 
+mod net;
+mod trace_ids;
+
 use std::sync::Once;
 
 use aws_sdk_dynamodb::Client;
 use store::{DynamoStore, TableName};
+
+pub use net::{closed_url, free_port};
+pub use trace_ids::init_tracing_with_trace_ids;
 
 pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
 
