@@ -1,5 +1,7 @@
-//! Which picture a resident gets: chosen by the family of its server type (the letters
-//! before the generation digit: `m5.xlarge` → `m`, `z1d.large` → `z`).
+//! Which picture a resident gets: a body chosen by the family of its server type (the
+//! letters before the generation digit: `m5.xlarge` → `m`, `z1d.large` → `z`), and a
+//! face laid over it that follows its happiness, grumpy at 1 to beaming at 10. Bodies
+//! (`static/avatars/`) and faces (`static/faces/`) share one 96 × 96 frame.
 
 /// A family of EC2 instance types, each with its own avatar in `static/avatars/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +36,7 @@ impl Family {
         }
     }
 
-    /// Path of the avatar, under `/static/`.
+    /// Path of the body, under `/static/`.
     pub fn avatar(self) -> &'static str {
         match self {
             Self::Burstable => "/static/avatars/burstable.svg",
@@ -63,9 +65,62 @@ impl Family {
     }
 }
 
+/// How a resident feels, from its happiness (1..=10): what its face shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mood {
+    Grumpy,
+    Glum,
+    Content,
+    Happy,
+    Beaming,
+}
+
+impl Mood {
+    #[cfg(test)]
+    pub const ALL: [Self; 5] = [
+        Self::Grumpy,
+        Self::Glum,
+        Self::Content,
+        Self::Happy,
+        Self::Beaming,
+    ];
+
+    pub fn of(happiness: u8) -> Self {
+        match happiness {
+            0..=2 => Self::Grumpy,
+            3..=4 => Self::Glum,
+            5..=6 => Self::Content,
+            7..=8 => Self::Happy,
+            _ => Self::Beaming,
+        }
+    }
+
+    /// Path of the face, under `/static/`.
+    pub fn face(self) -> &'static str {
+        match self {
+            Self::Grumpy => "/static/faces/grumpy.svg",
+            Self::Glum => "/static/faces/glum.svg",
+            Self::Content => "/static/faces/content.svg",
+            Self::Happy => "/static/faces/happy.svg",
+            Self::Beaming => "/static/faces/beaming.svg",
+        }
+    }
+
+    /// How the face looks, for alt text: "…, looking grumpy".
+    pub fn looks(self) -> &'static str {
+        match self {
+            Self::Grumpy => "grumpy",
+            Self::Glum => "a little glum",
+            Self::Content => "content",
+            Self::Happy => "happy",
+            Self::Beaming => "beaming",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Family;
+    use super::{Family, Mood};
 
     #[test]
     fn families_come_from_the_type_prefix() {
@@ -97,6 +152,21 @@ mod tests {
     }
 
     #[test]
+    fn the_face_follows_happiness_from_grumpy_to_beaming() {
+        let moods: Vec<Mood> = (1..=10).map(Mood::of).collect();
+        assert_eq!(moods[0], Mood::Grumpy);
+        assert_eq!(moods[4], Mood::Content, "new residents start at 5");
+        assert_eq!(moods[9], Mood::Beaming);
+        assert!(
+            moods.windows(2).all(|w| w[0] as u8 <= w[1] as u8),
+            "never sadder when happier: {moods:?}"
+        );
+        for mood in Mood::ALL {
+            assert!(moods.contains(&mood), "{mood:?} is reachable");
+        }
+    }
+
+    #[test]
     fn every_avatar_is_embedded() {
         for family in [
             Family::Burstable,
@@ -108,11 +178,18 @@ mod tests {
             Family::HighFrequency,
             Family::Unknown,
         ] {
-            let file = family.avatar().trim_start_matches("/static/");
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("static")
-                .join(file);
-            assert!(path.is_file(), "{}", path.display());
+            assert_embedded(family.avatar());
         }
+        for mood in Mood::ALL {
+            assert_embedded(mood.face());
+        }
+    }
+
+    fn assert_embedded(href: &str) {
+        let file = href.trim_start_matches("/static/");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("static")
+            .join(file);
+        assert!(path.is_file(), "{}", path.display());
     }
 }
