@@ -1,46 +1,84 @@
 //! The two internal APIs, called only through the traced client in [`AppState::api`]
 //! (a client span per call, `X-Amzn-Trace-Id` carried, timeouts set at build).
 //!
-//! Every failure becomes an [`ApiError`] whose variants say what the visitor should
-//! see; the cause is logged here and never shown.
+//! Every failure becomes an [`UpstreamError`] whose variants say what the visitor should
+//! be told; the cause is logged here and never shown. A write whose answer is lost
+//! after it was sent is [`UpstreamError::OutcomeUnknown`], never "nothing happened".
 
-use axum::http::StatusCode;
-use domain::{Resident, ResidentId};
+use axum::http::{HeaderValue, StatusCode};
+use domain::{IdempotencyKey, RegistrationInput, Resident, ResidentId};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::AppState;
 
+/// The problem `type` both APIs answer (with 503) for a write whose outcome they do
+/// not know, e.g. DynamoDB timed out after the request was sent. Repeating the
+/// request with the same `Idempotency-Key` is safe.
+pub const OUTCOME_UNKNOWN: &str =
+    "https://github.com/cuddlekube/cuddlekube/blob/main/docs/problems.md#outcome-unknown";
+
+/// The request header that makes a write safe to repeat.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Residents per page of the listing.
+pub const PAGE_SIZE: u8 = 12;
+
+/// Why a call to an API did not give the website what it asked for.
 #[derive(Debug)]
-pub enum ApiError {
-    /// No such resident.
+pub enum UpstreamError {
+    /// 404: no such resident.
     NotFound,
-    /// The request was refused as malformed (a tampered cursor, a bad filter).
+    /// 400: refused as malformed (a tampered cursor, a bad filter, a bad key).
     BadRequest,
-    /// register refused the registration, field by field.
+    /// 422: register refused the registration, field by field.
     Invalid(Vec<FieldProblem>),
-    /// register: the idempotency token was already used with other details.
+    /// 409: the idempotency key was already used with other details.
     Conflict,
-    /// Down, timing out, overloaded, or answering 503.
+    /// 413: what was sent is larger than the API takes.
+    TooLarge,
+    /// Any other 4xx: the API refused what the website sent (a bug here, or a
+    /// tampered form); nothing was done.
+    Refused(StatusCode),
+    /// Nothing was done: not reachable, or a 502/503/504/429 that is not an unknown
+    /// outcome.
     Unavailable,
-    /// Anything else: a bug or a misconfiguration.
+    /// A write that may or may not have happened: the API said so (503
+    /// [`OUTCOME_UNKNOWN`]), or its answer was lost after the request was sent.
+    OutcomeUnknown,
+    /// A 5xx, a redirect, or an answer not understood: a bug or a misconfiguration.
     Unexpected,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One refused field of a registration, as register describes it. `code` (with `min`
+/// and `max` where they apply) is machine-readable; `message` is register's own words,
+/// kept for the logs, never shown.
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct FieldProblem {
     pub field: String,
+    #[serde(default)]
     pub message: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
 }
 
+/// One page of the residents listing, as server-listing answers it.
 #[derive(Debug, Deserialize)]
-pub struct ResidentPage {
+pub struct ResidentList {
     pub servers: Vec<Resident>,
     pub next_cursor: Option<String>,
 }
 
-/// Residents per page of the listing.
-pub const PAGE_SIZE: u8 = 12;
+/// Whether a call changes anything: an answer lost after a write was sent leaves its
+/// outcome unknown, after a read it is just unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Read,
+    Write,
+}
 
 impl AppState {
     #[tracing::instrument(skip(self))]
@@ -48,10 +86,11 @@ impl AppState {
         &self,
         cursor: Option<&str>,
         os: Option<&str>,
-    ) -> Result<ResidentPage, ApiError> {
+        limit: u8,
+    ) -> Result<ResidentList, UpstreamError> {
         let query = {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("limit", &PAGE_SIZE.to_string());
+            query.append_pair("limit", &limit.to_string());
             if let Some(cursor) = cursor {
                 query.append_pair("cursor", cursor);
             }
@@ -64,95 +103,149 @@ impl AppState {
             .config
             .server_listing_url
             .join(&format!("/v1/servers?{query}"));
-        json(self.api.get(url).send().await, "server-listing").await
+        let sent = self.api.get(url).send().await;
+        answer(sent, "server-listing", Call::Read).await
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn resident(&self, ckid: &ResidentId) -> Result<Resident, ApiError> {
+    pub async fn resident(&self, ckid: &ResidentId) -> Result<Resident, UpstreamError> {
         let url = self
             .config
             .server_listing_url
             .join(&format!("/v1/servers/{ckid}"));
-        json(self.api.get(url).send().await, "server-listing").await
+        let sent = self.api.get(url).send().await;
+        answer(sent, "server-listing", Call::Read).await
     }
 
-    #[tracing::instrument(skip(self))]
-    pub async fn feed(&self, ckid: &ResidentId) -> Result<Resident, ApiError> {
+    /// Feeds a resident. With a key, a repeat (a retry, a double click) is answered
+    /// with the first feeding instead of feeding again.
+    #[tracing::instrument(skip(self, key))]
+    pub async fn feed(
+        &self,
+        ckid: &ResidentId,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Resident, UpstreamError> {
         let url = self
             .config
             .server_listing_url
             .join(&format!("/v1/servers/{ckid}/feed"));
-        json(self.api.post(url).send().await, "server-listing").await
+        let request = with_key(self.api.post(url), key);
+        answer(request.send().await, "server-listing", Call::Write).await
     }
 
-    #[tracing::instrument(skip(self, registration))]
+    /// Asks register to admit a resident; with a key, a repeat is answered with the
+    /// first admission.
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
-        registration: &Value,
-        idempotency_key: &str,
-    ) -> Result<Resident, ApiError> {
-        let mut request = self
-            .api
-            .post(self.config.register_url.join("/v1/registrations"))
-            .json(registration);
-        if !idempotency_key.is_empty() {
-            request = request.header("Idempotency-Key", idempotency_key);
-        }
-        json(request.send().await, "register").await
+        registration: &RegistrationInput,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Resident, UpstreamError> {
+        let url = self.config.register_url.join("/v1/registrations");
+        let request = with_key(self.api.post(url).json(registration), key);
+        answer(request.send().await, "register", Call::Write).await
+    }
+}
+
+fn with_key(
+    request: reqwest_middleware::RequestBuilder,
+    key: Option<&IdempotencyKey>,
+) -> reqwest_middleware::RequestBuilder {
+    // A parsed key is visible ASCII, always a valid header value.
+    match key.and_then(|key| HeaderValue::from_str(key.as_str()).ok()) {
+        Some(value) => request.header(IDEMPOTENCY_KEY, value),
+        None => request,
     }
 }
 
 /// The problem+json members the website reads.
 #[derive(Debug, Default, Deserialize)]
 struct Problem {
+    #[serde(default, rename = "type")]
+    problem_type: String,
     #[serde(default)]
     errors: Vec<FieldProblem>,
 }
 
-async fn json<T: serde::de::DeserializeOwned>(
+/// Classifies a failure to get an answer at all.
+fn not_answered(err: &reqwest_middleware::Error, api: &'static str, call: Call) -> UpstreamError {
+    if err.is_builder() {
+        // The request could not even be built: our bug, not an outage.
+        tracing::error!(api, error = %err, "request to the API not built");
+        return UpstreamError::Unexpected;
+    }
+    if err.is_connect() {
+        tracing::warn!(api, error = %err, "API did not answer");
+        return UpstreamError::Unavailable;
+    }
+    match call {
+        Call::Read => {
+            tracing::warn!(api, error = %err, "API answer lost");
+            UpstreamError::Unavailable
+        }
+        Call::Write => {
+            tracing::warn!(api, error = %err, "API answer lost after a write was sent: outcome unknown");
+            UpstreamError::OutcomeUnknown
+        }
+    }
+}
+
+async fn answer<T: serde::de::DeserializeOwned>(
     sent: Result<reqwest::Response, reqwest_middleware::Error>,
     api: &'static str,
-) -> Result<T, ApiError> {
-    let response = match sent {
-        Ok(response) => response,
-        Err(err) => {
-            tracing::warn!(api, error = %err, "API did not answer");
-            return Err(ApiError::Unavailable);
-        }
-    };
+    call: Call,
+) -> Result<T, UpstreamError> {
+    let response = sent.map_err(|err| not_answered(&err, api, call))?;
     let status = response.status();
     if status.is_success() {
         return response.json::<T>().await.map_err(|err| {
-            if err.is_timeout() || err.is_body() {
-                tracing::warn!(api, error = %err, "API answer cut short");
-                ApiError::Unavailable
-            } else {
+            if err.is_decode() {
                 tracing::error!(api, error = %err, "API answer not understood");
-                ApiError::Unexpected
+                UpstreamError::Unexpected
+            } else {
+                not_answered(&err.into(), api, call)
             }
         });
     }
-    match status {
-        StatusCode::NOT_FOUND => Err(ApiError::NotFound),
+    // Only these answers carry members the website reads.
+    let problem = if matches!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        response.json::<Problem>().await.unwrap_or_default()
+    } else {
+        Problem::default()
+    };
+    Err(match status {
+        StatusCode::NOT_FOUND => UpstreamError::NotFound,
         StatusCode::BAD_REQUEST => {
             tracing::info!(api, "API refused the request as malformed");
-            Err(ApiError::BadRequest)
+            UpstreamError::BadRequest
         }
-        StatusCode::CONFLICT => Err(ApiError::Conflict),
-        StatusCode::UNPROCESSABLE_ENTITY => {
-            let problem = response.json::<Problem>().await.unwrap_or_default();
-            Err(ApiError::Invalid(problem.errors))
+        StatusCode::CONFLICT => UpstreamError::Conflict,
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::info!(api, "API refused the request as too large");
+            UpstreamError::TooLarge
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => UpstreamError::Invalid(problem.errors),
+        StatusCode::SERVICE_UNAVAILABLE if problem.problem_type == OUTCOME_UNKNOWN => {
+            tracing::warn!(api, %status, "API does not know whether the write happened");
+            UpstreamError::OutcomeUnknown
         }
         StatusCode::SERVICE_UNAVAILABLE
         | StatusCode::BAD_GATEWAY
         | StatusCode::GATEWAY_TIMEOUT
         | StatusCode::TOO_MANY_REQUESTS => {
             tracing::warn!(api, %status, "API unavailable");
-            Err(ApiError::Unavailable)
+            UpstreamError::Unavailable
+        }
+        status if status.is_client_error() => {
+            tracing::error!(api, %status, "API refused the request");
+            UpstreamError::Refused(status)
         }
         _ => {
             tracing::error!(api, %status, "API answered unexpectedly");
-            Err(ApiError::Unexpected)
+            UpstreamError::Unexpected
         }
-    }
+    })
 }

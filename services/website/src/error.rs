@@ -1,109 +1,329 @@
 //! What a visitor sees when a page cannot be served. The cause is logged where it
 //! happens (`api.rs`); a visitor only ever sees one of these pages, never an internal
-//! message.
+//! message. No answer of an API becomes a 500: that page is for the site's own bugs
+//! (a page that did not render, see `pages.rs`).
 
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use telemetry::xray::{TraceHeader, format_trace_id};
 
-use crate::api::ApiError;
-use crate::pages::{ErrorPage, INTERNAL_ERROR_PAGE, Page, Section};
+use crate::api::UpstreamError;
+use crate::pages::{ErrorPage, Page, Retry, Section};
 
-/// Seconds a visitor (or a crawler) is asked to wait when an API is down.
-const RETRY_AFTER_SECONDS: &str = "30";
-
+/// Why a page could not be served; each variant says its status.
 #[derive(Debug)]
 pub enum WebError {
-    /// No such page or resident (404).
+    /// 404: no such page or resident.
     NotFound,
-    /// A link or form that cannot be right: a tampered cursor, a broken form (400).
-    BadRequest,
-    /// An API the page needs is not answering (503).
+    /// 400: a link that cannot be right (a tampered cursor, a bad filter).
+    BadLink,
+    /// 400: a feed button the site did not write (a bad token), or one the API refused.
+    BadFeedButton { resident: String },
+    /// 403: a state-changing request sent from another site.
+    CrossSite,
+    /// 405: a method the address does not take (GET on a feed button's address).
+    MethodNotAllowed { onward: Option<(String, String)> },
+    /// 503: an API the page needs is not answering; nothing was changed.
     Unavailable,
-    /// A bug (500).
-    Internal,
+    /// 503: server-listing did not feed the resident (it is unavailable); the same
+    /// feeding can be sent again.
+    FeedNotSent(Retry),
+    /// 503/502: the feeding was sent but whether it happened is unknown; sending it
+    /// again with the same token is safe.
+    FeedUnconfirmed { retry: Retry, status: StatusCode },
+    /// 502: an API answered something unexpected (the cause is logged).
+    BadGateway,
 }
 
-impl From<ApiError> for WebError {
-    fn from(err: ApiError) -> Self {
+/// For pages that read: what an API's failure means to the visitor.
+impl From<UpstreamError> for WebError {
+    fn from(err: UpstreamError) -> Self {
         match err {
-            ApiError::NotFound => Self::NotFound,
-            ApiError::BadRequest => Self::BadRequest,
-            ApiError::Unavailable => Self::Unavailable,
-            ApiError::Invalid(_) | ApiError::Conflict | ApiError::Unexpected => Self::Internal,
+            UpstreamError::NotFound => Self::NotFound,
+            UpstreamError::BadRequest
+            | UpstreamError::Invalid(_)
+            | UpstreamError::Conflict
+            | UpstreamError::TooLarge
+            | UpstreamError::Refused(_) => Self::BadLink,
+            UpstreamError::Unavailable | UpstreamError::OutcomeUnknown => Self::Unavailable,
+            UpstreamError::Unexpected => Self::BadGateway,
         }
     }
 }
 
-/// The page of a request the site shed under load or that ran out of time.
-pub fn busy_page(trace_id: Option<String>) -> Response {
-    unavailable_page(
-        "We're a little busy",
-        "So many visitors at once that this page could not be served in time. Nothing is \
-         lost: please try again in a minute. If it keeps happening, tell us the reference \
-         below so we can follow your request.",
-        trace_id,
-    )
+fn page(status: StatusCode, heading: &'static str, message: impl Into<String>) -> ErrorPage {
+    ErrorPage {
+        section: Section::None,
+        status: status.as_u16(),
+        heading,
+        message: message.into(),
+        trace_id: None,
+        retry: None,
+        onward: None,
+    }
 }
 
-fn unavailable_page(
-    heading: &'static str,
-    message: &'static str,
-    trace_id: Option<String>,
-) -> Response {
-    let mut response = page(StatusCode::SERVICE_UNAVAILABLE, heading, message, trace_id);
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
-    );
-    response
-}
+impl ErrorPage {
+    fn traced(mut self) -> Self {
+        self.trace_id = telemetry::http::current_trace_id();
+        self
+    }
 
-fn page(
-    status: StatusCode,
-    heading: &'static str,
-    message: &'static str,
-    trace_id: Option<String>,
-) -> Response {
-    Page(
-        status,
-        ErrorPage {
-            section: Section::None,
-            status: status.as_u16(),
-            heading,
-            message,
-            trace_id,
-        },
-    )
-    .into_response()
+    fn retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    fn onward(mut self, onward: Option<(String, String)>) -> Self {
+        self.onward = onward;
+        self
+    }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        match self {
-            Self::NotFound => page(
+        let (status, page) = match self {
+            Self::NotFound => (
                 StatusCode::NOT_FOUND,
-                "We couldn't find that page",
-                "Nobody by that name lives here, or the page has moved. Perhaps they are \
-                 napping in another wing — try the list of residents.",
-                None,
+                page(
+                    StatusCode::NOT_FOUND,
+                    "We couldn't find that page",
+                    "Nobody by that name lives here, or the page has moved. Perhaps they are \
+                     napping in another wing — try the list of residents.",
+                ),
             ),
-            Self::BadRequest => page(
+            Self::BadLink => (
                 StatusCode::BAD_REQUEST,
-                "That link doesn't look right",
-                "The address was changed or has expired. Start again from the list of \
-                 residents.",
-                None,
+                page(
+                    StatusCode::BAD_REQUEST,
+                    "That link doesn't look right",
+                    "The address was changed or has expired. Start again from the list of \
+                     residents.",
+                ),
             ),
-            Self::Unavailable => unavailable_page(
-                "The residents are resting",
-                "We can't reach the part of Cuddle Kube that looks after the residents right \
-                 now. Nothing is lost: please try again in a minute. If it keeps happening, \
-                 tell us the reference below so we can follow your request.",
-                telemetry::http::current_trace_id(),
+            Self::BadFeedButton { resident } => (
+                StatusCode::BAD_REQUEST,
+                page(
+                    StatusCode::BAD_REQUEST,
+                    "That feed button had expired",
+                    "Nobody was fed. Go to the resident and press its feed button again.",
+                )
+                .onward(Some((resident, "Go to the resident".to_owned()))),
             ),
-            Self::Internal => {
-                (StatusCode::INTERNAL_SERVER_ERROR, Html(INTERNAL_ERROR_PAGE)).into_response()
-            }
-        }
+            Self::CrossSite => (
+                StatusCode::FORBIDDEN,
+                page(
+                    StatusCode::FORBIDDEN,
+                    "We didn't accept that form",
+                    "It was sent from another website, so we did nothing with it: nobody was \
+                     fed and nothing was admitted. If you meant to, use the buttons and forms \
+                     here on Cuddle Kube.",
+                ),
+            ),
+            Self::MethodNotAllowed { onward } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                page(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "This address is for a button",
+                    "It takes a form sent with a button, not a visit. To feed a resident, \
+                     press the feed button on its card.",
+                )
+                .onward(onward),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The residents are resting",
+                    "We can't reach the part of Cuddle Kube that looks after the residents \
+                     right now. Nothing is lost: please try again in a minute. If it keeps \
+                     happening, tell us the reference below so we can follow your request.",
+                )
+                .traced()
+                .retry(Retry::Reload),
+            ),
+            Self::FeedNotSent(retry) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The residents are resting",
+                    "We can't reach the part of Cuddle Kube that feeds the residents right \
+                     now, so nobody was fed. Nothing is lost: please try again in a minute. \
+                     If it keeps happening, tell us the reference below so we can follow \
+                     your request.",
+                )
+                .traced()
+                .retry(retry),
+            ),
+            Self::FeedUnconfirmed { retry, status } => (
+                status,
+                page(
+                    status,
+                    "We couldn't confirm the feeding",
+                    "Your feeding reached us, but we couldn't confirm whether it happened. \
+                     Trying again is safe: the resident will not be fed twice. If it keeps \
+                     happening, tell us the reference below so we can follow your request.",
+                )
+                .traced()
+                .retry(retry),
+            ),
+            Self::BadGateway => (
+                StatusCode::BAD_GATEWAY,
+                page(
+                    StatusCode::BAD_GATEWAY,
+                    "Something went wrong behind the scenes",
+                    "A part of Cuddle Kube answered in a way we didn't expect. The staff can \
+                     see what happened: tell us the reference below if it keeps happening.",
+                )
+                .traced()
+                .retry(Retry::Reload),
+            ),
+        };
+        // A 405's `Allow` header is axum's: it knows the route's methods.
+        Page::with_status(status, page).no_store().into_response()
+    }
+}
+
+/// The page of a request the site shed under load or that ran out of time. A page can
+/// be loaded again; a form is safe to send again (its token makes it count once).
+fn busy_page(trace_id: Option<String>, method: &Method) -> Response {
+    let reading = matches!(*method, Method::GET | Method::HEAD);
+    let message = if reading {
+        "So many visitors at once that this page could not be served in time. Nothing is \
+         lost: please try again in a minute. If it keeps happening, tell us the reference \
+         below so we can follow your request."
+    } else {
+        "So many visitors at once that we could not finish your request in time. Please go \
+         back and send it again in a minute: it is safe, nothing will be done twice. If it \
+         keeps happening, tell us the reference below so we can follow your request."
+    };
+    let mut page = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "We're a little busy",
+        message,
+    );
+    page.trace_id = trace_id;
+    if reading {
+        page.retry = Some(Retry::Reload);
+    }
+    Page::with_status(StatusCode::SERVICE_UNAVAILABLE, page)
+        .no_store()
+        .into_response()
+}
+
+/// Middleware (`Application::layer`, inside the security headers): a bare 503 that
+/// service-kit answers itself when it sheds load or a request times out becomes the
+/// friendly busy page. The probes keep their own answers; pages are left alone.
+pub async fn friendly_busy_page(request: Request, next: Next) -> Response {
+    let probe = matches!(request.uri().path(), "/health" | "/ready");
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if response.status() != StatusCode::SERVICE_UNAVAILABLE || probe || html {
+        return response;
+    }
+    // The request's span has ended here: its trace ID is on the response's header.
+    let trace = response.headers().get("x-amzn-trace-id").cloned();
+    let trace_id = trace
+        .as_ref()
+        .and_then(|value| TraceHeader::parse(value.to_str().ok()?))
+        .map(|header| format_trace_id(header.root));
+    let mut page = busy_page(trace_id, &method);
+    if let Some(trace) = trace {
+        page.headers_mut().insert("x-amzn-trace-id", trace);
+    }
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{HeaderMap, Request, StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::friendly_busy_page;
+
+    const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793";
+
+    /// What service-kit answers on a timeout (a bare 503) and on /ready when down.
+    fn site() -> Router {
+        let timed_out = || async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("x-amzn-trace-id", TRACE)],
+            )
+        };
+        Router::new()
+            .route("/residents", get(timed_out).post(timed_out))
+            .route(
+                "/ready",
+                get(|| async { service_kit::Problem::unavailable("not ready").into_response() }),
+            )
+            .layer(axum::middleware::from_fn(friendly_busy_page))
+    }
+
+    async fn send(request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let response = site().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, 1 << 20).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_bare_503_becomes_the_busy_page_with_its_trace_id() {
+        let request = Request::get("/residents").body(Body::empty()).unwrap();
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert_eq!(headers[header::RETRY_AFTER], "30");
+        assert_eq!(headers["x-amzn-trace-id"], TRACE);
+        assert!(body.contains("busy"), "{body}");
+        assert!(body.contains("Try again"), "{body}");
+        assert!(
+            body.contains("1-5759e988-bd862e3fe1be46a994272793"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_busy_form_says_sending_again_is_safe_without_reloading_it() {
+        let request = Request::post("/residents").body(Body::empty()).unwrap();
+        let (status, _, body) = send(request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            body.contains("send it again in a minute: it is safe"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("Try again"),
+            "a POST cannot be reloaded: {body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn probes_keep_their_answer() {
+        let request = Request::get("/ready").body(Body::empty()).unwrap();
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert!(body.contains("not ready"), "{body}");
     }
 }

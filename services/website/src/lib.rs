@@ -3,20 +3,29 @@
 //!
 //! `main.rs` only calls [`build`]; tests call [`build_with_config`] with port 0.
 //!
-//! Code map: `routes.rs` (handlers), `api.rs` (the two APIs, through the traced
-//! client), `pages.rs` (askama templates and the one `IntoResponse` wrapper),
-//! `error.rs` (what a visitor sees when something fails), `security.rs` (headers on
-//! every response), `assets.rs` (embedded static files), `avatar.rs` (server family →
-//! picture).
+//! Code map: `routes/` (handlers: `residents.rs`, `admission.rs`), `api.rs` (the two
+//! APIs, through the traced client), `pages.rs` (askama templates and the one
+//! `IntoResponse` wrapper), `card.rs` (a resident as the pages show it), `form.rs`
+//! (the admittance form and its messages), `words.rs` (dates, "3 minutes ago", bios),
+//! `systems.rs` (the OS filter's choices), `error.rs` (what a visitor sees when
+//! something fails), `cross_site.rs` (forms from other sites refused), `security.rs`
+//! (headers on every response), `assets.rs` (embedded static files), `avatar.rs`
+//! (server family and mood → picture).
 
 mod api;
 mod assets;
 mod avatar;
+mod card;
+mod cross_site;
 mod error;
+mod form;
 mod pages;
 mod routes;
 mod security;
+mod systems;
+mod words;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -53,15 +62,19 @@ pub struct AppState {
     /// Calls the APIs: every call is a client span carrying `X-Amzn-Trace-Id`.
     pub api: reqwest_middleware::ClientWithMiddleware,
     pub config: Config,
+    /// The OS filter's choices, read from server-listing now and then.
+    systems: Arc<systems::SystemsCache>,
 }
 
-/// The site's pages, static files and 404 fallback ([`build_with_config`] adds health,
-/// readiness and, around everything, the security headers).
+/// The site's pages, static files and 404 fallback, with state-changing requests from
+/// other sites refused ([`build_with_config`] adds health, readiness and, around
+/// everything, the busy page and the security headers).
 pub fn router(state: AppState) -> Router {
     routes::routes()
         .with_state(state)
         .merge(assets::router())
         .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn(cross_site::refuse_cross_site))
 }
 
 pub async fn build() -> Result<Application, String> {
@@ -73,6 +86,15 @@ pub async fn build() -> Result<Application, String> {
 }
 
 pub async fn build_with_config(config: Config) -> Result<Application, std::io::Error> {
+    build_with_limits(config, Limits::default()).await
+}
+
+/// [`build_with_config`] with other bounds (tests: a request timeout short enough to
+/// see the busy page).
+pub async fn build_with_limits(
+    config: Config,
+    limits: Limits,
+) -> Result<Application, std::io::Error> {
     let http = reqwest::Client::builder()
         .timeout(UPSTREAM_TIMEOUT)
         .connect_timeout(Duration::from_secs(1))
@@ -91,6 +113,7 @@ pub async fn build_with_config(config: Config) -> Result<Application, std::io::E
     let state = AppState {
         api,
         config: config.clone(),
+        systems: Arc::default(),
     };
     // Ready when both APIs answer their liveness check (probes are not traced).
     let probe = move || {
@@ -108,9 +131,9 @@ pub async fn build_with_config(config: Config) -> Result<Application, std::io::E
         }
     };
     let health = health_router(INFO, probe);
-    Ok(
-        Application::bind(port, router(state), health, Limits::default())
-            .await?
-            .layer(axum::middleware::from_fn(security::finish)),
-    )
+    Ok(Application::bind(port, router(state), health, limits)
+        .await?
+        // Inside the headers, so the busy page gets them too.
+        .layer(axum::middleware::from_fn(error::friendly_busy_page))
+        .layer(axum::middleware::from_fn(security::security_headers)))
 }

@@ -3,29 +3,78 @@
 //! page.
 
 use askama::Template;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use domain::Resident;
 
-use crate::avatar::Family;
+use crate::card::{Card, FedNote, Profile};
+use crate::form::{FormErrors, Notice, RegisterForm, Tone};
 
 /// The 500 page: plain HTML, not a template, so showing it cannot fail too.
 pub const INTERNAL_ERROR_PAGE: &str = include_str!("../templates/500.html");
 
-/// A template rendered with a status.
+/// Seconds a visitor (or a crawler) is asked to wait before trying a 503 again.
+pub const RETRY_AFTER_SECONDS: &str = "30";
+
+/// A template to render, with the status and caching it is answered with.
 #[derive(Debug)]
-pub struct Page<T>(pub StatusCode, pub T);
+pub struct Page<T> {
+    status: StatusCode,
+    template: T,
+    no_store: bool,
+    retry_after: bool,
+}
+
+impl<T: Template> Page<T> {
+    /// 200.
+    pub fn ok(template: T) -> Self {
+        Self::with_status(StatusCode::OK, template)
+    }
+
+    pub fn with_status(status: StatusCode, template: T) -> Self {
+        Self {
+            status,
+            template,
+            no_store: false,
+            retry_after: status == StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// `Cache-Control: no-store`, for a page carrying one-time tokens (forms, feed
+    /// buttons): Back fetches it afresh instead of offering a used token again.
+    #[must_use]
+    pub fn no_store(mut self) -> Self {
+        self.no_store = true;
+        self
+    }
+}
 
 impl<T: Template> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
-        match self.1.render() {
-            Ok(html) => (self.0, Html(html)).into_response(),
+        let html = match self.template.render() {
+            Ok(html) => html,
             Err(err) => {
                 tracing::error!(error = %err, template = std::any::type_name::<T>(), "page did not render");
-                (StatusCode::INTERNAL_SERVER_ERROR, Html(INTERNAL_ERROR_PAGE)).into_response()
+                return internal_error_page();
             }
+        };
+        let mut response = (self.status, Html(html)).into_response();
+        let headers = response.headers_mut();
+        if self.no_store {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
+        if self.retry_after {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
+}
+
+/// The 500 page, for a bug: a page that did not render.
+pub fn internal_error_page() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, Html(INTERNAL_ERROR_PAGE)).into_response()
 }
 
 /// Which part of the site a page belongs to (marks the navigation link).
@@ -36,69 +85,6 @@ pub enum Section {
     Register,
     About,
     None,
-}
-
-/// A resident as the pages show it.
-#[derive(Debug, Clone)]
-pub struct Card {
-    pub ckid: String,
-    pub name: String,
-    pub petname: String,
-    pub server_type: String,
-    pub os: String,
-    pub service: u16,
-    pub happiness: u8,
-    pub feed_count: u64,
-    pub avatar: &'static str,
-    pub avatar_alt: String,
-}
-
-impl From<Resident> for Card {
-    fn from(resident: Resident) -> Self {
-        let family = Family::of(&resident.server_type);
-        Self {
-            ckid: resident.ckid.to_string(),
-            avatar: family.avatar(),
-            avatar_alt: format!("{}, {}", resident.name, family.describe()),
-            name: resident.name,
-            petname: resident.petname,
-            server_type: resident.server_type,
-            os: resident.os,
-            service: resident.service,
-            happiness: resident.happiness.clamp(1, 10),
-            feed_count: resident.feed_count,
-        }
-    }
-}
-
-impl Card {
-    pub fn href(&self) -> String {
-        format!("/residents/{}", self.ckid)
-    }
-
-    pub fn anchor(&self) -> String {
-        format!("resident-{}", self.ckid)
-    }
-
-    /// One entry per heart of ten: full or empty.
-    pub fn hearts(&self) -> Vec<bool> {
-        (1..=10).map(|i| i <= self.happiness).collect()
-    }
-
-    pub fn years(&self) -> String {
-        match self.service {
-            1 => "1 year".to_owned(),
-            n => format!("{n} years"),
-        }
-    }
-
-    pub fn meals(&self) -> String {
-        match self.feed_count {
-            0 => "Not fed yet".to_owned(),
-            1 => "Fed once".to_owned(),
-            n => format!("Fed {n} times"),
-        }
-    }
 }
 
 #[derive(Debug, Template)]
@@ -113,18 +99,69 @@ pub struct AboutPage {
     pub section: Section,
 }
 
+/// One choice of the OS filter: a link that lists the residents running it.
+#[derive(Debug, Clone)]
+pub struct OsChoice {
+    pub label: String,
+    pub href: String,
+    pub current: bool,
+}
+
 #[derive(Debug, Template)]
 #[template(path = "residents.html")]
 pub struct ResidentsPage {
     pub section: Section,
     pub cards: Vec<Card>,
-    /// The filter as typed (empty: all).
+    /// The filter as asked for (empty: everyone).
     pub os: String,
+    /// The filter as residents spell it (the choice's label), else as asked for.
+    pub os_label: String,
+    /// The systems residents run, each a link; empty when they could not be listed.
+    pub os_choices: Vec<OsChoice>,
+    /// 1 for the newest residents; counted along "More residents"; 0 for a later page
+    /// whose number the link did not say.
+    pub page: u32,
     pub next_href: Option<String>,
     /// Set when this is not the first page.
     pub first_href: Option<String>,
     /// Where a feed button brings the visitor back to.
     pub return_to: String,
+    /// After feeding a resident whose card is not on this page.
+    pub fed_elsewhere: Option<FedNote>,
+}
+
+impl ResidentsPage {
+    pub fn title(&self) -> String {
+        let mut title = if self.os.is_empty() {
+            "Residents".to_owned()
+        } else {
+            format!("Residents running {}", self.os_label)
+        };
+        match self.page {
+            1 => {}
+            0 => title.push_str(", continued"),
+            page => title.push_str(&format!(", page {page}")),
+        }
+        title
+    }
+
+    pub fn description(&self) -> String {
+        let who = if self.os.is_empty() {
+            "the servers retired to Cuddle Kube".to_owned()
+        } else {
+            format!("the servers at Cuddle Kube running {}", self.os_label)
+        };
+        match self.page {
+            1 => format!("Meet {who}, newest arrivals first, and feed the ones who look peckish."),
+            0 => format!("More of {who}: older residents, each with a feed button."),
+            page => format!("Page {page} of {who}: older residents, each with a feed button."),
+        }
+    }
+
+    /// Whether the filter asks for a system the choices do not offer.
+    pub fn os_offered(&self) -> bool {
+        self.os_choices.iter().any(|choice| choice.current)
+    }
 }
 
 #[derive(Debug, Template)]
@@ -132,6 +169,10 @@ pub struct ResidentsPage {
 pub struct ResidentPage {
     pub section: Section,
     pub card: Card,
+    pub profile: Profile,
+    /// Other residents running the same system; `None` when they could not be listed.
+    pub neighbours: Option<Vec<Card>>,
+    /// Where the feed button brings the visitor back to.
     pub return_to: String,
 }
 
@@ -143,90 +184,65 @@ pub struct ThanksPage {
     pub return_to: String,
 }
 
-/// What the visitor typed into the admittance form.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct RegisterForm {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub server_type: String,
-    pub service: String,
-    pub petname: String,
-    pub os: String,
-    pub idempotency_token: String,
-}
-
-/// A problem per form field, shown beside it.
-#[derive(Debug, Clone, Default)]
-pub struct FormErrors {
-    pub name: Option<String>,
-    pub server_type: Option<String>,
-    pub service: Option<String>,
-    pub petname: Option<String>,
-    pub os: Option<String>,
-    /// Problems that belong to no one field.
-    pub general: Vec<String>,
-}
-
-impl FormErrors {
-    /// Files `message` under the form field register named (`type` is the server
-    /// type field).
-    pub fn add(&mut self, field: &str, message: String) {
-        let slot = match field {
-            "name" => &mut self.name,
-            "type" => &mut self.server_type,
-            "service" => &mut self.service,
-            "petname" => &mut self.petname,
-            "os" => &mut self.os,
-            _ => {
-                self.general.push(message);
-                return;
-            }
-        };
-        match slot {
-            Some(existing) => {
-                existing.push_str("; ");
-                existing.push_str(&message);
-            }
-            None => *slot = Some(message),
-        }
-    }
-
-    /// (input id, message) for the summary at the top of the form, in form order.
-    pub fn summary(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("name", &self.name),
-            ("type", &self.server_type),
-            ("service", &self.service),
-            ("petname", &self.petname),
-            ("os", &self.os),
-        ]
-        .into_iter()
-        .filter_map(|(id, message)| message.as_deref().map(|m| (id, m)))
-        .collect()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.summary().is_empty() && self.general.is_empty()
-    }
-}
-
 #[derive(Debug, Template)]
 #[template(path = "register.html")]
 pub struct RegisterPage {
     pub section: Section,
     pub form: RegisterForm,
     pub errors: FormErrors,
+    pub notice: Option<Notice>,
 }
 
-/// The 400, 404 and 503 pages.
+impl RegisterPage {
+    pub fn new(form: RegisterForm) -> Self {
+        Self {
+            section: Section::Register,
+            form,
+            errors: FormErrors::default(),
+            notice: None,
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match (&self.notice, self.errors.is_empty()) {
+            (_, false) => "Please check the form · Request admittance",
+            (Some(notice), true) => notice.heading,
+            (None, true) => "Request admittance",
+        }
+    }
+
+    pub fn submit_label(&self) -> &'static str {
+        match &self.notice {
+            Some(notice) if notice.try_again => "Try again",
+            _ => "Request admittance",
+        }
+    }
+}
+
+/// How an error page offers to try again.
+#[derive(Debug, Clone)]
+pub enum Retry {
+    /// Load the same address again (a page that could not be read).
+    Reload,
+    /// Send the same feeding again, with the same token: safe, it is done once.
+    Feed {
+        action: String,
+        token: String,
+        return_to: String,
+    },
+}
+
+/// The 400, 403, 404, 405, 502 and 503 pages.
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     pub section: Section,
     pub status: u16,
     pub heading: &'static str,
-    pub message: &'static str,
-    /// The trace to quote when asking for help (503).
+    pub message: String,
+    /// The trace to quote when asking for help (5xx).
     pub trace_id: Option<String>,
+    pub retry: Option<Retry>,
+    /// A link that leads on from here (e.g. the resident a feed button belonged to).
+    pub onward: Option<(String, String)>,
 }

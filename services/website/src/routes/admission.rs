@@ -1,0 +1,139 @@
+//! The admittance form: post/redirect/get to a thank-you page, or the form again with
+//! everything typed kept and a word on what to do, whatever register answered.
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::resident_id;
+use crate::AppState;
+use crate::api::UpstreamError;
+use crate::card::Card;
+use crate::error::WebError;
+use crate::form::{FormErrors, Notice, RegisterForm, new_token, token_key};
+use crate::pages::{Page, RegisterPage, Section, ThanksPage};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/register", get(register_form).post(register))
+        .route("/register/thanks", get(thanks))
+}
+
+/// Never stored: Back to the form fetches a fresh token instead of offering a used one
+/// (which register would answer with 409 for new details).
+async fn register_form() -> impl IntoResponse {
+    Page::ok(RegisterPage::new(RegisterForm {
+        idempotency_token: new_token(),
+        ..RegisterForm::default()
+    }))
+    .no_store()
+}
+
+#[tracing::instrument(skip_all)]
+async fn register(
+    State(state): State<AppState>,
+    form: Result<axum::Form<RegisterForm>, FormRejection>,
+) -> Response {
+    let Ok(axum::Form(mut form)) = form else {
+        // Not a form the site's page sends: start again with an empty one.
+        let page = RegisterPage {
+            notice: Some(Notice::expired()),
+            ..RegisterPage::new(RegisterForm {
+                idempotency_token: new_token(),
+                ..RegisterForm::default()
+            })
+        };
+        return Page::with_status(StatusCode::BAD_REQUEST, page)
+            .no_store()
+            .into_response();
+    };
+    let key = match token_key(&form.idempotency_token) {
+        Ok(key) => key,
+        Err(_) => {
+            form.idempotency_token = new_token();
+            return again(StatusCode::BAD_REQUEST, form, None, Some(Notice::expired()));
+        }
+    };
+    let trace_id = telemetry::http::current_trace_id;
+    match state.register(&form.registration(), key.as_ref()).await {
+        Ok(resident) => {
+            Redirect::to(&format!("/register/thanks?ckid={}", resident.ckid)).into_response()
+        }
+        Err(UpstreamError::Invalid(problems)) => {
+            // A refused registration does not use up the token: it is kept.
+            let errors = FormErrors::from_problems(&problems, &form);
+            again(StatusCode::UNPROCESSABLE_ENTITY, form, Some(errors), None)
+        }
+        Err(UpstreamError::Conflict) => {
+            form.idempotency_token = new_token();
+            let notice = Notice::already_used();
+            again(StatusCode::CONFLICT, form, None, Some(notice))
+        }
+        Err(UpstreamError::BadRequest) => {
+            form.idempotency_token = new_token();
+            again(StatusCode::BAD_REQUEST, form, None, Some(Notice::expired()))
+        }
+        Err(UpstreamError::TooLarge) => {
+            let notice = Notice::too_large();
+            again(StatusCode::PAYLOAD_TOO_LARGE, form, None, Some(notice))
+        }
+        Err(UpstreamError::NotFound | UpstreamError::Refused(_)) => {
+            again(StatusCode::BAD_REQUEST, form, None, Some(Notice::refused()))
+        }
+        Err(UpstreamError::Unavailable) => {
+            let notice = Notice::not_sent(trace_id());
+            again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
+        }
+        Err(UpstreamError::OutcomeUnknown) => {
+            let notice = Notice::unconfirmed(&form.name, trace_id());
+            again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
+        }
+        Err(UpstreamError::Unexpected) => {
+            let notice = Notice::unconfirmed(&form.name, trace_id());
+            again(StatusCode::BAD_GATEWAY, form, None, Some(notice))
+        }
+    }
+}
+
+/// The form again, everything typed kept, with what went wrong.
+fn again(
+    status: StatusCode,
+    form: RegisterForm,
+    errors: Option<FormErrors>,
+    notice: Option<Notice>,
+) -> Response {
+    let page = RegisterPage {
+        errors: errors.unwrap_or_default(),
+        notice,
+        ..RegisterPage::new(form.for_display())
+    };
+    Page::with_status(status, page).no_store().into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ThanksQuery {
+    ckid: String,
+}
+
+#[tracing::instrument(skip_all)]
+async fn thanks(
+    State(state): State<AppState>,
+    query: Result<Query<ThanksQuery>, QueryRejection>,
+) -> Result<Response, WebError> {
+    let Query(query) = query.map_err(|_| WebError::BadLink)?;
+    let ckid = resident_id(&query.ckid)?;
+    let card = Card::from(state.resident(&ckid).await?);
+    let return_to = card.href();
+    Ok(Page::ok(ThanksPage {
+        section: Section::Register,
+        card,
+        return_to,
+    })
+    .no_store()
+    .into_response())
+}
