@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{InvalidValue, Timestamp};
+use crate::{InvalidValue, Refusal, Timestamp};
 
 /// A resident's id (`ckid`).
 ///
@@ -30,10 +30,13 @@ impl ResidentId {
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(InvalidValue(format!(
-                "ckid must be 1 to {} letters, digits, '.', '_' or '-'",
-                Self::MAX_LEN
-            )))
+            Err(InvalidValue::new(
+                Refusal::Malformed,
+                format!(
+                    "ckid must be 1 to {} letters, digits, '.', '_' or '-'",
+                    Self::MAX_LEN
+                ),
+            ))
         }
     }
 

@@ -1,4 +1,4 @@
-use crate::InvalidValue;
+use crate::{InvalidValue, Refusal};
 
 /// The `Idempotency-Key` a client sends so that a retried registration is answered
 /// with the first result: 1..=128 visible ASCII characters.
@@ -15,10 +15,13 @@ impl IdempotencyKey {
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(InvalidValue(format!(
-                "Idempotency-Key must be 1 to {} visible ASCII characters",
-                Self::MAX_LEN
-            )))
+            Err(InvalidValue::new(
+                Refusal::Malformed,
+                format!(
+                    "Idempotency-Key must be 1 to {} visible ASCII characters",
+                    Self::MAX_LEN
+                ),
+            ))
         }
     }
 

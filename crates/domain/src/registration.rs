@@ -3,7 +3,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    Happiness, ImageUrl, InvalidValue, OperatingSystem, PetName, ServerName, ServerType,
+    Happiness, ImageUrl, InvalidValue, OperatingSystem, PetName, Refusal, ServerName, ServerType,
     YearsOfService,
 };
 
@@ -28,11 +28,14 @@ pub struct RegistrationInput {
     pub image: Value,
 }
 
-/// One refused field, named as the client named it.
+/// One refused field, named as the client named it: `{"field", "message", "code", ...}`
+/// with the code's own members (`min`, `max`), so a client can phrase its own message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    #[serde(flatten)]
+    pub refusal: Refusal,
 }
 
 /// Every problem with a registration at once.
@@ -79,14 +82,12 @@ impl NewResident {
         let service = record(
             &mut errors,
             "service",
-            number(&input.service, "service")
-                .and_then(|n| n.map_or(Ok(YearsOfService::default()), YearsOfService::parse)),
+            number(&input.service, "service", YearsOfService::parse).map(Option::unwrap_or_default),
         );
         let happiness = record(
             &mut errors,
             "happiness",
-            number(&input.happiness, "happiness")
-                .and_then(|n| n.map_or(Ok(Happiness::default()), Happiness::parse)),
+            number(&input.happiness, "happiness", Happiness::parse).map(Option::unwrap_or_default),
         );
         let image = record(
             &mut errors,
@@ -141,7 +142,8 @@ fn record<T>(
         .map_err(|e| {
             errors.push(FieldError {
                 field: field.to_owned(),
-                message: e.0,
+                refusal: e.refusal(),
+                message: e.message().to_owned(),
             })
         })
         .ok()
@@ -151,34 +153,55 @@ fn record<T>(
 /// string is itself, anything else is refused.
 fn text(value: &Value, field: &str, required: bool) -> Result<String, InvalidValue> {
     match value {
-        Value::Null if required => Err(InvalidValue(format!("{field} is required"))),
+        Value::Null if required => Err(InvalidValue::new(
+            Refusal::Required,
+            format!("{field} is required"),
+        )),
         Value::Null => Ok(String::new()),
         Value::String(s) => Ok(s.clone()),
-        _ => Err(InvalidValue(format!("{field} must be a string"))),
+        _ => Err(InvalidValue::new(
+            Refusal::NotText,
+            format!("{field} must be a string"),
+        )),
     }
 }
 
-/// A number field's raw value: absent is `None` (the default applies), a whole JSON
-/// number is itself, anything else is refused. `5.0` and `5e0` are whole numbers too, as
-/// JSON Schema's `integer` says.
-fn number(value: &Value, field: &str) -> Result<Option<i64>, InvalidValue> {
-    let not_whole = || InvalidValue(format!("{field} must be a whole number"));
-    match value {
-        Value::Null => Ok(None),
+/// A number field's raw value checked by `parse`: absent is `None` (the default
+/// applies), a whole JSON number is parsed, anything else is refused. `5.0` and `5e0` are
+/// whole numbers too, as JSON Schema's `integer` says.
+fn number<T>(
+    value: &Value,
+    field: &str,
+    parse: impl Fn(i64) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, InvalidValue> {
+    let not_whole = || {
+        InvalidValue::new(
+            Refusal::NotWholeNumber,
+            format!("{field} must be a whole number"),
+        )
+    };
+    let whole = match value {
+        Value::Null => return Ok(None),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Some(i)),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 2f64.powi(63) =>
-            {
+            (Some(i), _) => i,
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 2f64.powi(63) => {
                 #[expect(clippy::cast_possible_truncation, reason = "whole and in range")]
-                Ok(Some(f as i64))
+                let whole = f as i64;
+                whole
             }
+            // Past i64: refused with the field's own range, but without echoing a number
+            // that was never sent.
             (None, Some(f)) if f.fract() == 0.0 => {
-                Err(InvalidValue(format!("{field} is far out of range")))
+                let nearest = if f > 0.0 { i64::MAX } else { i64::MIN };
+                return parse(nearest).map(Some).map_err(|err| {
+                    InvalidValue::new(err.refusal(), format!("{field} is far out of range"))
+                });
             }
-            _ => Err(not_whole()),
+            _ => return Err(not_whole()),
         },
-        _ => Err(not_whole()),
-    }
+        _ => return Err(not_whole()),
+    };
+    parse(whole).map(Some)
 }
 
 #[cfg(test)]
@@ -234,6 +257,29 @@ mod tests {
                 "image"
             ]
         );
+    }
+
+    #[test]
+    fn each_problem_carries_a_code_a_client_can_phrase_itself() {
+        let errors = NewResident::parse(&input(json!({
+            "name": "x".repeat(65), "type": 5, "os": "a\u{202E}b", "service": 101,
+            "happiness": 1.5, "image": "http://insecure.example"
+        })))
+        .unwrap_err();
+        let problems = serde_json::to_value(&errors.0).unwrap();
+        assert_eq!(
+            problems,
+            json!([
+                {"field": "name", "code": "too_long", "max": 64, "message": "name must be at most 64 characters (got 65)"},
+                {"field": "type", "code": "not_text", "message": "type must be a string"},
+                {"field": "os", "code": "invisible_characters", "message": "os must not contain invisible formatting characters"},
+                {"field": "service", "code": "out_of_range", "min": 0, "max": 100, "message": "service must be a whole number from 0 to 100 (got 101)"},
+                {"field": "happiness", "code": "not_whole_number", "message": "happiness must be a whole number"},
+                {"field": "image", "code": "invalid_url", "message": "image must be an https:// URL without credentials"},
+            ])
+        );
+        let read: Vec<FieldError> = serde_json::from_value(problems).unwrap();
+        assert_eq!(read, errors.0);
     }
 
     #[test]

@@ -5,15 +5,15 @@ use utoipa::ToSchema;
 use utoipa::openapi::{ObjectBuilder, Type};
 
 /// A text field of `min..=max` characters with the domain's character rule as its
-/// `pattern` (`domain::REQUIRED_TEXT_PATTERN` when the field is required, else
-/// `domain::TEXT_PATTERN`), so that a schema-valid value is one the service accepts. For
+/// `pattern` (`domain::required_text_pattern()` when the field is required, else
+/// `domain::text_pattern()`), so that a schema-valid value is one the service accepts. For
 /// the services' `schema_with` functions, which replace a field's whole schema and so
 /// must carry its description and example too.
 pub fn text(min: usize, max: usize, description: &str, example: &str) -> ObjectBuilder {
     let pattern = if min > 0 {
-        domain::REQUIRED_TEXT_PATTERN
+        domain::required_text_pattern()
     } else {
-        domain::TEXT_PATTERN
+        domain::text_pattern()
     };
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -42,13 +42,38 @@ pub struct ProblemDetails {
     pub errors: Option<Vec<FieldProblem>>,
 }
 
-/// One invalid field of a request body.
+/// One invalid field of a request body (`domain::FieldError`): `message` for a person,
+/// `code` (with `min`/`max` where the code has them) for a client that words its own.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldProblem {
     #[schema(example = "name")]
     pub field: String,
-    #[schema(example = "name is required")]
+    #[schema(example = "name must be at most 64 characters (got 65)")]
     pub message: String,
+    #[schema(example = "too_long")]
+    pub code: RefusalCode,
+    /// The smallest value (`out_of_range`) or length in characters (`too_short`) allowed.
+    #[schema(nullable = false)]
+    pub min: Option<i64>,
+    /// The largest value (`out_of_range`) or length in characters (`too_long`) allowed.
+    #[schema(nullable = false, example = 64)]
+    pub max: Option<i64>,
+}
+
+/// `domain::Refusal`'s codes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    Required,
+    NotText,
+    NotWholeNumber,
+    OutOfRange,
+    TooShort,
+    TooLong,
+    ControlCharacters,
+    InvisibleCharacters,
+    InvalidUrl,
+    Malformed,
 }
 
 /// `GET /health`.

@@ -63,7 +63,7 @@ fn os_schema() -> utoipa::openapi::Object {
                        characters; empty for all.";
     service_kit::openapi::text(min, max, description, "linux")
         .min_length(None)
-        .pattern(Some(format!("^$|{}", domain::REQUIRED_TEXT_PATTERN)))
+        .pattern(Some(format!("^$|{}", domain::required_text_pattern())))
         .build()
 }
 
