@@ -134,6 +134,11 @@ fn text(value: Option<&AnyValue>) -> String {
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::BoolValue(b)) => b.to_string(),
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        // `[a, b]`: what a string array attribute holds.
+        Some(any_value::Value::ArrayValue(array)) => {
+            let items: Vec<String> = array.values.iter().map(|v| text(Some(v))).collect();
+            format!("[{}]", items.join(", "))
+        }
         Some(other) => format!("{other:?}"),
         None => String::new(),
     }

@@ -9,6 +9,8 @@ mod id;
 mod idempotency;
 mod registration;
 mod resident;
+#[cfg(feature = "openapi")]
+pub mod schema;
 mod timestamp;
 mod values;
 
@@ -19,7 +21,7 @@ pub use resident::Resident;
 pub use timestamp::Timestamp;
 pub use values::{
     Happiness, ImageUrl, OperatingSystem, PageSize, PetName, ServerName, ServerType,
-    YearsOfService, is_refused_char, required_text_pattern, text_pattern,
+    YearsOfService, is_refused_char, os_index_key, required_text_pattern, text_pattern,
 };
 
 use serde::{Deserialize, Serialize};

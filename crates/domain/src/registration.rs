@@ -3,28 +3,44 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    Happiness, ImageUrl, InvalidValue, OperatingSystem, PetName, Refusal, ServerName, ServerType,
-    YearsOfService,
+    Happiness, ImageUrl, InvalidValue, OperatingSystem, PetName, Refusal, Resident, ResidentId,
+    ServerName, ServerType, Timestamp, YearsOfService,
 };
 
-/// A registration as sent, before any check. Every field is a raw JSON value so that a
-/// wrong type (`"service": "ten"`) is reported per field with the others, not as a
-/// malformed body. Unknown fields, and a client-sent `ckid`, are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A registration as sent, before any check: a resident's input fields. Every field is
+/// a raw JSON value so that a wrong type (`"service": "ten"`) is reported per field with
+/// the others, not as a malformed body. Text is trimmed and may not contain control
+/// characters or invisible direction marks (each field's `pattern`); lengths count
+/// characters, not bytes. A client-sent `ckid` and unknown fields are ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = RegistrationRequest, example = json!({
+    "name": "foo foo cuddly poops", "type": "m2.xlarge", "service": 10, "happiness": 1,
+    "petname": "sven", "os": "linux", "image": "https://example.com/ck1.png"
+})))]
 pub struct RegistrationInput {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::name, required = true))]
     pub name: Value,
     #[serde(default, rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::server_type, required = true))]
     pub server_type: Value,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::os, required = true))]
     pub os: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::petname))]
     pub petname: Value,
-    #[serde(default)]
+    /// Whole years in service.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 100, default = 0, example = 10))]
     pub service: Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1, maximum = 10, default = 5, example = 1))]
     pub happiness: Value,
-    #[serde(default)]
+    /// An absolute `https://` URL of a picture of the server.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "uri", max_length = 2048, example = "https://example.com/ck1.png"))]
     pub image: Value,
 }
 
@@ -119,6 +135,24 @@ impl NewResident {
                 image,
             }),
             _ => Err(ValidationErrors(errors)),
+        }
+    }
+
+    /// The resident this registration becomes when admitted as `ckid` at `at`: what an
+    /// admission answers, and what a replay of it answers again.
+    pub fn admit(&self, ckid: ResidentId, at: Timestamp) -> Resident {
+        Resident {
+            ckid,
+            name: self.name.to_string(),
+            server_type: self.server_type.to_string(),
+            service: u16::from(self.service.get()),
+            happiness: self.happiness.get(),
+            petname: self.petname.to_string(),
+            os: self.os.to_string(),
+            image: self.image.as_ref().map(|i| i.as_str().to_owned()),
+            registered_at: Some(at),
+            feed_count: 0,
+            last_fed_at: None,
         }
     }
 

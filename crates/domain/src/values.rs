@@ -169,8 +169,13 @@ text_value!(
 impl OperatingSystem {
     /// The form the listing index is keyed by, so `Linux` and `linux` list together.
     pub fn index_key(&self) -> String {
-        self.0.to_lowercase()
+        os_index_key(&self.0)
     }
+}
+
+/// [`OperatingSystem::index_key`] of any stored `os` text (2019 items were never checked).
+pub fn os_index_key(os: &str) -> String {
+    os.to_lowercase()
 }
 
 macro_rules! bounded_number {

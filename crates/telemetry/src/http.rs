@@ -11,11 +11,24 @@ use opentelemetry::trace::TraceContextExt;
 use tracing::{Instrument, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::access_log;
 use crate::metrics::record_http_request;
 use crate::xray::{self, Continuation, HEADER, format_trace_id};
 
 /// Paths that are probed constantly and not worth a trace.
 const UNTRACED: [&str; 2] = ["/health", "/ready"];
+
+/// An answer slower than this is always logged (and kept by the collectors' sampling).
+pub const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What went wrong behind a response, put in its extensions by whoever made it (a
+/// service's error type) so that the request's log line carries the whole cause chain
+/// at `level`: logged once, where the answer is made, not where the error is converted.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub level: tracing::Level,
+    pub cause: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+}
 
 /// axum middleware (`axum::middleware::from_fn(telemetry::http::trace_requests)`, added
 /// with `Router::layer` so the matched route is known): one server span per request,
@@ -70,12 +83,29 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
+    // The request's one log line: always for failures and slow answers (with the
+    // cause, when the answer says what it was), sampled by trace ID otherwise.
+    let failure = response.extensions_mut().remove::<Failure>();
     span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "answered {name}"
-        );
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        let status = status.as_u16();
+        match failure {
+            Some(Failure { level, cause }) => {
+                let error = crate::errors::display(&*cause);
+                if level == tracing::Level::ERROR {
+                    tracing::error!(status, elapsed_ms, error, "answered {name}");
+                } else {
+                    tracing::warn!(status, elapsed_ms, error, "answered {name}");
+                }
+            }
+            None if status >= 500 || elapsed >= SLOW_REQUEST => {
+                tracing::warn!(status, elapsed_ms, "answered {name}");
+            }
+            None if access_log::keeps(trace_id) => {
+                tracing::info!(status, elapsed_ms, "answered {name}");
+            }
+            None => {}
+        }
     });
     record_http_request(
         &method,

@@ -13,10 +13,13 @@
 //! Services use [`http::trace_requests`] on their routes and [`http::client`] for calls
 //! out; the store traces its DynamoDB calls itself.
 
+mod access_log;
+pub mod errors;
 pub mod http;
 mod logs;
 pub mod metrics;
 mod resource;
+pub mod span;
 pub mod xray;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -83,6 +86,7 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
             .map_err(|err| format!("RUST_LOG={directives:?} is not a valid filter: {err}"))?,
         _ => EnvFilter::new("info"),
     };
+    access_log::configure()?;
     let resource = resource::detect(service);
     let service_name = resource::service_name(&resource);
 

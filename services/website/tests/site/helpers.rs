@@ -46,10 +46,11 @@ pub struct TestSite {
 pub async fn spawn_site() -> TestSite {
     init_tracing();
     let store = test_support::fresh_store().await;
-    let listing = server_listing::build_with_store(0, store.clone())
-        .await
-        .expect("bind server-listing");
-    let register = register::build_with_store(0, store.clone())
+    let listing =
+        server_listing::build_with_store(0, store.clone(), faults::Faults::none("server-listing"))
+            .await
+            .expect("bind server-listing");
+    let register = register::build_with_store(0, store.clone(), faults::Faults::none("register"))
         .await
         .expect("bind register");
     let listing_url = format!("http://127.0.0.1:{}", listing.port());
