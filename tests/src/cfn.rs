@@ -432,3 +432,65 @@ pub fn scalar_text(value: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+// ---------------------------------------------------------------------------- containers
+
+/// One container of a task definition, with the task definition it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Container<'a> {
+    pub task_definition: Resource<'a>,
+    pub body: &'a Value,
+}
+
+impl<'a> Container<'a> {
+    pub fn name(&self) -> &'a str {
+        text(self.body.get("Name"))
+    }
+
+    /// Its `Environment` as name -> value (a literal, `Ref`, `Fn::Sub`, ...).
+    pub fn environment(&self) -> BTreeMap<&'a str, &'a Value> {
+        items(self.body.get("Environment"))
+            .into_iter()
+            .map(|pair| (text(pair.get("Name")), pair.get("Value").expect("a value")))
+            .collect()
+    }
+
+    /// One environment variable, which the calling check requires to be set.
+    pub fn env(&self, name: &str) -> &'a Value {
+        self.environment()
+            .get(name)
+            .copied()
+            .unwrap_or_else(|| panic!("{self}: no environment variable {name}"))
+    }
+}
+
+impl std::fmt::Display for Container<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} container {}", self.task_definition, self.name())
+    }
+}
+
+impl Template {
+    /// Every container of every task definition in the template.
+    pub fn containers(&self) -> Vec<Container<'_>> {
+        self.of_type("AWS::ECS::TaskDefinition")
+            .into_iter()
+            .flat_map(|task_definition| {
+                items(task_definition.prop("ContainerDefinitions"))
+                    .into_iter()
+                    .map(move |body| Container {
+                        task_definition,
+                        body,
+                    })
+            })
+            .collect()
+    }
+
+    /// The containers named `name`, one per task definition that has one.
+    pub fn containers_named(&self, name: &str) -> Vec<Container<'_>> {
+        self.containers()
+            .into_iter()
+            .filter(|c| c.name() == name)
+            .collect()
+    }
+}
