@@ -1,6 +1,7 @@
 //! Whole-stack tests live in `tests/tests/`: they start the real service binaries as
 //! processes against DynamoDB Local. This library holds what they share.
 
+pub mod cfn;
 pub mod otlp;
 
 use std::net::TcpListener;
