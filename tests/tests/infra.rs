@@ -902,6 +902,48 @@ fn the_https_listener_uses_the_recommended_tls_policy() {
 }
 
 #[test]
+fn proxies_close_idle_connections_before_the_apps_do() {
+    // The app ends a connection that has sent no request head for this long; a proxy
+    // that kept it longer could send a request into a connection being closed (a 502).
+    let app_idle = service_kit::ConnectionLimits::default()
+        .head_timeout
+        .as_secs();
+    let services = Template::load("services.yaml");
+    let balancer = services.expect_resource("LoadBalancer");
+    let alb_idle: u64 = items(balancer.prop("LoadBalancerAttributes"))
+        .into_iter()
+        .find(|a| text(a.get("Key")) == "idle_timeout.timeout_seconds")
+        .map(|a| text(a.get("Value")).parse().expect("seconds"))
+        .expect("the ALB's idle timeout is set");
+    assert!(
+        alb_idle < app_idle,
+        "ALB idle {alb_idle} s >= app {app_idle} s"
+    );
+    for service in ["RegisterService", "ServerListingService"] {
+        let connect = services.expect_resource(service);
+        let connect = connect.prop("ServiceConnectConfiguration");
+        let entries = items(connect.and_then(|c| c.get("Services")));
+        assert!(
+            !entries.is_empty(),
+            "{service} has no Service Connect service"
+        );
+        for entry in entries {
+            let idle: u64 = entry
+                .get("Timeout")
+                .and_then(|t| t.get("IdleTimeoutSeconds"))
+                .and_then(scalar_text)
+                .expect("IdleTimeoutSeconds is set")
+                .parse()
+                .expect("seconds");
+            assert!(
+                idle < app_idle,
+                "{service}: Service Connect idle {idle} s >= app {app_idle} s"
+            );
+        }
+    }
+}
+
+#[test]
 fn tasks_carry_the_stacks_and_services_tags() {
     let services = Template::load("services.yaml");
     for service in services.of_type("AWS::ECS::Service") {
