@@ -15,11 +15,19 @@ struct Instruments {
     dynamodb_attempt_errors: Counter<u64>,
 }
 
+/// The instrumentation scope: the service's own name (set by [`crate::init`]), so each
+/// service's metrics are told apart by scope as well as by `service.name`.
+static SCOPE: OnceLock<&'static str> = OnceLock::new();
+
+pub(crate) fn set_scope(service: &'static str) {
+    let _ = SCOPE.set(service);
+}
+
 /// Created on first use, after [`crate::init`] has installed the meter provider.
 fn instruments() -> &'static Instruments {
     static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
     INSTRUMENTS.get_or_init(|| {
-        let meter = opentelemetry::global::meter("cuddlekube");
+        let meter = opentelemetry::global::meter(SCOPE.get().copied().unwrap_or("cuddlekube"));
         Instruments {
             http_duration: meter
                 .f64_histogram("http.server.request.duration")
