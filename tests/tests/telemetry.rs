@@ -286,11 +286,12 @@ async fn health_checks_are_not_traced_and_metrics_are_exported() {
 
     let started = std::time::Instant::now();
     loop {
-        let names: Vec<String> = receiver
-            .metrics()
-            .into_iter()
-            .map(|(_, name)| name)
-            .collect();
+        let metrics = receiver.metrics();
+        // Each service's metrics come from a scope of its own name, not one shared scope.
+        for (service, scope, name) in &metrics {
+            assert_eq!(scope, service, "{name} from {service} came from scope {scope}");
+        }
+        let names: Vec<String> = metrics.into_iter().map(|(_, _, name)| name).collect();
         if [
             "http.server.request.duration",
             "http.server.requests",

@@ -20,10 +20,14 @@ use std::sync::Once;
 pub use dynamodb::{
     ENDPOINT_VAR, PrivateDynamoDbLocal, client, dynamodb_endpoint, fresh_store, unique_table_name,
 };
-pub use dynamodb_local::free_port;
 pub use http::{assert_problem, assert_problem_of_type, content_type};
 pub use server::TestServer;
 pub use service_kit::PROBLEM_CONTENT_TYPE;
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    dynamodb_local::free_port().expect("a free port")
+}
 
 /// Sets up logging once per test binary; silent unless `TEST_LOG` is set.
 pub fn init_tracing() {
