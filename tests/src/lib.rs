@@ -1,14 +1,28 @@
-//! Whole-stack tests live in `tests/tests/`: they start the real service binaries as
-//! processes against DynamoDB Local. This library holds what they share.
+//! Whole-stack tests live in `tests/tests/`: they start the real binaries as processes
+//! against DynamoDB Local. This library holds what they share: [`Service`] (a binary
+//! as a process, its log lines read as they come), [`admin`] (the operator's tool),
+//! [`stack::Stack`] (the three services together), the OTLP receiver ([`otlp`]), the
+//! X-Ray translation of what it received ([`xray`]) and the CloudFormation reader
+//! ([`cfn`]).
 
+pub mod cfn;
 pub mod otlp;
+pub mod stack;
+pub mod xray;
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A service binary built by `cargo xtask test` (which runs `cargo build --bins` first).
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+pub use test_support::free_port;
+
+/// A binary built by `cargo xtask test` (which runs `cargo build --bins` first).
 pub fn binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -22,26 +36,51 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Runs `cuddlekube-admin` with `args` and the environment `env` added; its output.
+pub fn admin(args: &[&str], env: &[(&str, String)]) -> Output {
+    Command::new(binary("cuddlekube-admin"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run cuddlekube-admin")
+}
+
+/// What a process wrote to stdout so far, line by line (read by a thread as it comes).
+#[derive(Debug, Clone, Default)]
+struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn follow(&self, source: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<()> {
+        let lines = self.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(source).lines().map_while(Result::ok) {
+                lines.0.lock().expect("lock").push(line);
+            }
+        })
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.0.lock().expect("lock").clone()
+    }
 }
 
 /// A running service process; killed when dropped.
 #[derive(Debug)]
 pub struct Service {
+    pub name: String,
     pub child: Child,
     pub port: u16,
+    stdout: Lines,
+    /// Only startup errors go there.
+    stderr: Lines,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Service {
     /// Starts `name` on a free port with `env` added and waits until `/health` answers.
     pub async fn start(name: &str, env: &[(&str, String)]) -> Self {
         let port = free_port();
-        let child = Command::new(binary(name))
+        let mut child = Command::new(binary(name))
             .env("PORT", port.to_string())
             .env("LOG_FORMAT", "json")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -50,8 +89,18 @@ impl Service {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let mut service = Self { child, port };
-        service.wait_until_healthy(name).await;
+        let (stdout, stderr) = (Lines::default(), Lines::default());
+        let reader = stdout.follow(child.stdout.take().expect("piped stdout"));
+        stderr.follow(child.stderr.take().expect("piped stderr"));
+        let mut service = Self {
+            name: name.to_owned(),
+            child,
+            port,
+            stdout,
+            stderr,
+            reader: Some(reader),
+        };
+        service.wait_until_healthy().await;
         service
     }
 
@@ -59,12 +108,17 @@ impl Service {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn wait_until_healthy(&mut self, name: &str) {
+    async fn wait_until_healthy(&mut self) {
         let started = Instant::now();
         let client = reqwest::Client::new();
         while started.elapsed() < Duration::from_secs(30) {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{name} exited during startup: {status}");
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "{} exited during startup: {status}: {}",
+                    self.name,
+                    self.stderr.snapshot().join("\n")
+                );
             }
             if let Ok(response) = client.get(self.url("/health")).send().await
                 && response.status().is_success()
@@ -73,18 +127,51 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{name} did not answer /health within 30 s");
+        panic!("{} did not answer /health within 30 s", self.name);
     }
 
-    /// Sends SIGTERM (as ECS does) and waits for the exit.
-    pub fn terminate(mut self) -> std::process::Output {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
-        child.wait_with_output().unwrap()
+    /// The JSON log lines written so far.
+    pub fn log(&self) -> Vec<Value> {
+        self.stdout
+            .snapshot()
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {line:?}: {e}", self.name))
+            })
+            .collect()
+    }
+
+    /// Waits (at most 20 s) for a log line that `wanted` accepts, and returns it.
+    pub async fn wait_for_log(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.log().into_iter().find(|line| wanted(line)) {
+                return line;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{} never logged {what}; it logged {:#?}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGTERM (as ECS does) and waits for the exit; the whole stdout.
+    pub fn terminate(mut self) -> Output {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
+        kill(pid, Signal::SIGTERM).expect("SIGTERM");
+        let status = self.child.wait().expect("wait");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let stdout = self.stdout.snapshot().join("\n").into_bytes();
+        Output {
+            status,
+            stdout,
+            stderr: Vec::new(),
+        }
     }
 }
 

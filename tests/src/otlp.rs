@@ -12,6 +12,7 @@ use axum::routing::post;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 /// One exported span, flattened for assertions. IDs are lower-case hex.
@@ -27,11 +28,38 @@ pub struct ReceivedSpan {
     pub attributes: BTreeMap<String, String>,
     /// 0 unset, 1 ok, 2 error.
     pub status_code: i32,
+    pub status_message: String,
+    /// The instrumentation scope (tracer) that made it.
+    pub scope: String,
+    pub events: Vec<ReceivedEvent>,
+    /// The span as exported, with its resource's attributes: for the X-Ray translation.
+    pub raw: Span,
+    pub resource: Vec<KeyValue>,
+}
+
+/// One event of a span (`exception`, `attempt failed`, `fault injected`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedEvent {
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl ReceivedSpan {
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
+    }
+
+    /// Its events of that name.
+    pub fn events(&self, name: &str) -> Vec<&ReceivedEvent> {
+        self.events.iter().filter(|e| e.name == name).collect()
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(
+            self.raw
+                .end_time_unix_nano
+                .saturating_sub(self.raw.start_time_unix_nano),
+        )
     }
 
     /// The trace ID in X-Ray form (`1-xxxxxxxx-yyyy…`).
@@ -43,8 +71,8 @@ impl ReceivedSpan {
 #[derive(Debug, Default)]
 struct Received {
     spans: Vec<ReceivedSpan>,
-    /// (service, metric name)
-    metrics: Vec<(String, String)>,
+    /// (service, instrumentation scope, metric name)
+    metrics: Vec<(String, String, String)>,
 }
 
 /// Listens on a free loopback port until dropped.
@@ -93,7 +121,8 @@ impl OtlpReceiver {
         self.received.lock().expect("lock").spans.clone()
     }
 
-    pub fn metrics(&self) -> Vec<(String, String)> {
+    /// (service, instrumentation scope, metric name) of every metric received.
+    pub fn metrics(&self) -> Vec<(String, String, String)> {
         self.received.lock().expect("lock").metrics.clone()
     }
 
@@ -134,6 +163,11 @@ fn text(value: Option<&AnyValue>) -> String {
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::BoolValue(b)) => b.to_string(),
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        // `[a, b]`: what a string array attribute holds.
+        Some(any_value::Value::ArrayValue(array)) => {
+            let items: Vec<String> = array.values.iter().map(|v| text(Some(v))).collect();
+            format!("[{}]", items.join(", "))
+        }
         Some(other) => format!("{other:?}"),
         None => String::new(),
     }
@@ -151,20 +185,38 @@ async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Ve
     for resource_spans in request.resource_spans {
         let resource = resource_spans
             .resource
+            .as_ref()
             .map(|r| attributes(&r.attributes))
             .unwrap_or_default();
         let service = resource.get("service.name").cloned().unwrap_or_default();
-        for scope in resource_spans.scope_spans {
-            for span in scope.spans {
+        let resource_attributes = resource_spans
+            .resource
+            .map(|r| r.attributes)
+            .unwrap_or_default();
+        for scope_spans in resource_spans.scope_spans {
+            let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            for span in scope_spans.spans {
                 received.spans.push(ReceivedSpan {
                     service: service.clone(),
-                    name: span.name,
+                    name: span.name.clone(),
                     kind: span.kind,
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
                     parent_span_id: hex(&span.parent_span_id),
                     attributes: attributes(&span.attributes),
-                    status_code: span.status.map_or(0, |s| s.code),
+                    status_code: span.status.as_ref().map_or(0, |s| s.code),
+                    status_message: span.status.as_ref().map(|s| s.message.clone()).unwrap_or_default(),
+                    scope: scope.clone(),
+                    events: span
+                        .events
+                        .iter()
+                        .map(|e| ReceivedEvent {
+                            name: e.name.clone(),
+                            attributes: attributes(&e.attributes),
+                        })
+                        .collect(),
+                    raw: span,
+                    resource: resource_attributes.clone(),
                 });
             }
         }
@@ -181,9 +233,10 @@ async fn metrics(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> V
             .map(|r| attributes(&r.attributes))
             .unwrap_or_default();
         let service = resource.get("service.name").cloned().unwrap_or_default();
-        for scope in resource_metrics.scope_metrics {
-            for metric in scope.metrics {
-                received.metrics.push((service.clone(), metric.name));
+        for scope_metrics in resource_metrics.scope_metrics {
+            let scope = scope_metrics.scope.map(|s| s.name).unwrap_or_default();
+            for metric in scope_metrics.metrics {
+                received.metrics.push((service.clone(), scope.clone(), metric.name));
             }
         }
     }

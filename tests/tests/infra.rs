@@ -4,22 +4,20 @@
 //! alone. Offline: it reads the YAML and talks to no AWS account.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use serde_yaml::{Mapping, Value};
+use regex::Regex;
+use stack_tests::cfn::{
+    Resource, Statement, Template, Value, all_templates, ingress_rules, items, mentions,
+    read_infra_file, ref_to, scalar_text, sub_text, text,
+};
 use store::table::DEFINITION;
 
-const INFRA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra");
-
 /// What the ADOT collector sidecar may do with its task's role; nothing else besides each
-/// service's DynamoDB actions may appear in a task role.
+/// service's DynamoDB actions may appear in a task role. (tests/tests/collector.rs proves
+/// these are exactly what infra/collector/aws.yaml's exporters call.)
 const TELEMETRY_ACTIONS: &[&str] = &[
     "logs:CreateLogStream",
-    "logs:DescribeLogStreams",
     "logs:PutLogEvents",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "xray:PutTelemetryRecords",
     "xray:PutTraceSegments",
 ];
 
@@ -465,315 +463,768 @@ fn the_apis_accept_traffic_only_from_the_website_and_only_the_alb_faces_the_inte
     );
 }
 
-// ---------------------------------------------------------------------------- templates
+// ---------------------------------------------------------------------------- operations
 
-/// One parsed template. CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, ...) are
-/// rewritten to their long forms, so the checks above see one shape only.
-#[derive(Debug)]
-struct Template {
-    file: String,
-    body: Value,
+/// Fargate's CPU units -> the memory (MiB) each allows (Linux; x86 and ARM alike).
+fn fargate_task_sizes() -> BTreeMap<u32, BTreeSet<u32>> {
+    BTreeMap::from([
+        (256, BTreeSet::from([512, 1024, 2048])),
+        (512, (1..=4).map(|g| g * 1024).collect()),
+        (1024, (2..=8).map(|g| g * 1024).collect()),
+        (2048, (4..=16).map(|g| g * 1024).collect()),
+    ])
 }
 
-impl Template {
-    fn load(file: &str) -> Self {
-        let path = Path::new(INFRA_DIR).join(file);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let raw: Value =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{file} is not YAML: {e}"));
-        let body = long_form(raw);
-        assert!(
-            body.get("Resources").is_some_and(Value::is_mapping),
-            "{file} has no Resources section"
-        );
-        Self {
-            file: file.to_owned(),
-            body,
-        }
-    }
-
-    fn resources(&self) -> impl Iterator<Item = Resource<'_>> {
-        self.body
-            .get("Resources")
-            .and_then(Value::as_mapping)
-            .into_iter()
-            .flatten()
-            .map(|(id, body)| Resource {
-                file: &self.file,
-                id: id.as_str().expect("resource IDs are strings"),
-                body,
-            })
-    }
-
-    fn resource(&self, id: &str) -> Option<Resource<'_>> {
-        self.resources().find(|r| r.id == id)
-    }
-
-    fn of_type(&self, ty: &str) -> Vec<Resource<'_>> {
-        self.resources().filter(|r| r.ty() == ty).collect()
-    }
-
-    /// The resource that `property` of `resource` refers to (`Ref` or `Fn::GetAtt`).
-    fn referenced(&self, resource: Resource<'_>, property: &str) -> Resource<'_> {
-        let id = resource
-            .prop(property)
-            .and_then(ref_to)
-            .unwrap_or_else(|| panic!("{resource}: {property} must refer to a resource here"));
-        self.resource(id)
-            .unwrap_or_else(|| panic!("{resource}: {property} refers to missing {id}"))
-    }
-
-    /// Every policy statement anywhere in the template: IAM roles and policies, trust
-    /// policies, key policies, VPC endpoint policies.
-    fn statements(&self) -> Vec<Statement<'_>> {
-        let mut out = Vec::new();
-        for resource in self.resources() {
-            collect_statements(resource, resource.body, &mut out);
-        }
-        out
-    }
-
-    /// What a role may do: its inline policies plus the template's managed and inline
-    /// policies attached to it (its trust policy grants nothing to it, so it is left out).
-    fn statements_granted_to(&self, role_id: &str) -> Vec<Statement<'_>> {
-        let mut out = Vec::new();
-        let role = self
-            .resource(role_id)
-            .unwrap_or_else(|| panic!("{}: no role {role_id}", self.file));
-        if let Some(policies) = role.prop("Policies") {
-            collect_statements(role, policies, &mut out);
-        }
-        for policy in self
-            .resources()
-            .filter(|r| matches!(r.ty(), "AWS::IAM::ManagedPolicy" | "AWS::IAM::Policy"))
-        {
-            let attached = items(policy.prop("Roles"))
-                .into_iter()
-                .any(|r| ref_to(r) == Some(role_id));
-            if attached && let Some(document) = policy.prop("PolicyDocument") {
-                collect_statements(policy, document, &mut out);
-            }
-        }
-        out
-    }
-}
-
-/// Every `*.yaml` file in `infra/`: the templates CI lints.
-fn all_templates() -> Vec<Template> {
-    let mut files: Vec<String> = std::fs::read_dir(INFRA_DIR)
-        .unwrap_or_else(|e| panic!("cannot list {INFRA_DIR}: {e}"))
-        .map(|entry| entry.expect("readable directory entry").file_name())
-        .filter_map(|name| name.into_string().ok())
-        .filter(|name| name.ends_with(".yaml") && !name.starts_with('.'))
-        .collect();
-    files.sort();
-    for required in ["data.yaml", "network.yaml", "services.yaml"] {
-        assert!(
-            files.iter().any(|f| f == required),
-            "infra/{required} is missing"
-        );
-    }
-    files.iter().map(|f| Template::load(f)).collect()
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Resource<'a> {
-    file: &'a str,
-    id: &'a str,
-    body: &'a Value,
-}
-
-impl<'a> Resource<'a> {
-    fn ty(&self) -> &'a str {
-        self.body
-            .get("Type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    }
-
-    fn prop(&self, name: &str) -> Option<&'a Value> {
-        self.body.get("Properties")?.get(name)
-    }
-
-    fn at(&self, path: &[&str]) -> Option<&'a Value> {
-        path.iter()
-            .try_fold(self.body.get("Properties")?, |value, key| value.get(*key))
-    }
-
-    fn service_name(&self) -> &'a str {
-        self.prop("ServiceName")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("{self}: ServiceName must be a literal name"))
-    }
-}
-
-impl std::fmt::Display for Resource<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.file, self.id)
-    }
-}
-
-// ---------------------------------------------------------------------------- policies
-
-#[derive(Debug)]
-struct Statement<'a> {
-    resource: Resource<'a>,
-    body: &'a Value,
-}
-
-impl<'a> Statement<'a> {
-    fn allows(&self) -> bool {
-        self.body.get("Effect").and_then(Value::as_str) == Some("Allow")
-    }
-
-    fn actions(&self) -> Vec<&'a str> {
-        items(self.body.get("Action"))
-            .into_iter()
-            .map(|a| {
-                a.as_str()
-                    .unwrap_or_else(|| panic!("{self}: actions must be literal strings"))
-            })
-            .collect()
-    }
-
-    fn dynamodb_actions(&self) -> Vec<&'a str> {
-        self.actions()
-            .into_iter()
-            .filter(|a| a.to_ascii_lowercase().starts_with("dynamodb:"))
-            .collect()
-    }
-}
-
-impl std::fmt::Display for Statement<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sid = self.body.get("Sid").and_then(Value::as_str);
-        write!(
-            f,
-            "{} statement {}",
-            self.resource,
-            sid.unwrap_or("(no Sid)")
+#[test]
+fn the_task_size_rule_allows_exactly_what_fargate_offers() {
+    let services = Template::load("services.yaml");
+    let allowed = |name: &str| -> Vec<String> {
+        items(
+            services
+                .parameter(name)
+                .and_then(|p| p.get("AllowedValues")),
         )
+        .into_iter()
+        .filter_map(scalar_text)
+        .collect()
+    };
+    let rule = services
+        .body
+        .get("Rules")
+        .and_then(|r| r.get("FargateTaskSize"))
+        .expect("services.yaml: Rules.FargateTaskSize");
+    let assertions = items(rule.get("Assertions"));
+    let sizes = fargate_task_sizes();
+    let mut valid = 0;
+    for cpu in allowed("TaskCpu") {
+        for memory in allowed("TaskMemory") {
+            let parameters =
+                BTreeMap::from([("TaskCpu", cpu.as_str()), ("TaskMemory", memory.as_str())]);
+            let accepted = assertions
+                .iter()
+                .all(|a| evaluate_rule(a.get("Assert").expect("Assert"), &parameters));
+            let fargate = sizes
+                .get(&cpu.parse().expect("numeric CPU"))
+                .is_some_and(|m| m.contains(&memory.parse().expect("numeric memory")));
+            assert_eq!(
+                accepted, fargate,
+                "Rules.FargateTaskSize says {accepted} for {cpu} CPU / {memory} MiB; Fargate says {fargate}"
+            );
+            valid += usize::from(fargate);
+        }
+    }
+    assert!(
+        valid >= 20,
+        "only {valid} valid sizes among the AllowedValues"
+    );
+    let defaults = (
+        services.parameter_default("TaskCpu").expect("a default"),
+        services.parameter_default("TaskMemory").expect("a default"),
+    );
+    let example = example_parameters("prod/services.json");
+    for (cpu, memory) in [
+        defaults,
+        (example["TaskCpu"].clone(), example["TaskMemory"].clone()),
+    ] {
+        assert!(
+            sizes[&cpu.parse::<u32>().expect("cpu")].contains(&memory.parse().expect("memory")),
+            "{cpu}/{memory} is not a Fargate task size"
+        );
     }
 }
 
-fn collect_statements<'a>(resource: Resource<'a>, value: &'a Value, out: &mut Vec<Statement<'a>>) {
-    match value {
-        Value::Mapping(map) => {
-            if let Some(statements) = map.get("Statement") {
-                out.extend(
-                    items(Some(statements))
-                        .into_iter()
-                        .map(|body| Statement { resource, body }),
+#[test]
+fn deployments_roll_back_on_the_alarms_that_say_visitors_suffer() {
+    let services = Template::load("services.yaml");
+    let expected = BTreeMap::from([
+        (
+            "website",
+            vec!["WebsiteHttp5xxRateAlarm", "WebsiteLatencyP99Alarm"],
+        ),
+        ("register", vec!["RegisterErrorRateAlarm"]),
+        ("server-listing", vec!["ServerListingErrorRateAlarm"]),
+    ]);
+    for service in services.of_type("AWS::ECS::Service") {
+        let name = service.service_name();
+        let deployment = service
+            .prop("DeploymentConfiguration")
+            .expect("DeploymentConfiguration");
+        for guard in ["DeploymentCircuitBreaker", "Alarms"] {
+            let settings = deployment
+                .get(guard)
+                .unwrap_or_else(|| panic!("{service}: {guard}"));
+            for flag in ["Enable", "Rollback"] {
+                assert_eq!(
+                    settings.get(flag).and_then(Value::as_bool),
+                    Some(true),
+                    "{service}: {guard}.{flag} must be true"
                 );
             }
-            for child in map.values() {
-                collect_statements(resource, child, out);
-            }
         }
-        Value::Sequence(children) => {
-            for child in children {
-                collect_statements(resource, child, out);
-            }
+        let watched: Vec<&str> = items(deployment.get("Alarms").and_then(|a| a.get("AlarmNames")))
+            .into_iter()
+            .map(|a| {
+                ref_to(a).unwrap_or_else(|| {
+                    panic!("{service}: alarm names by Ref to this stack's alarms")
+                })
+            })
+            .collect();
+        assert_eq!(watched, expected[name], "{service}: deployment alarms");
+        for id in watched {
+            let alarm = services.expect_resource(id);
+            assert_eq!(alarm.ty(), "AWS::CloudWatch::Alarm", "{alarm}");
         }
-        _ => {}
+    }
+    // The APIs' alarms read what the website's Service Connect proxy saw from that API.
+    for (id, discovery) in [
+        ("RegisterErrorRateAlarm", "register"),
+        ("ServerListingErrorRateAlarm", "server-listing"),
+    ] {
+        let alarm = services.expect_resource(id);
+        for stat in items(alarm.prop("Metrics"))
+            .into_iter()
+            .filter_map(|m| m.get("MetricStat"))
+        {
+            let metric = stat.get("Metric").expect("a metric");
+            assert_eq!(
+                text(metric.get("Namespace")),
+                "AWS/ECS",
+                "{alarm}: Service Connect metrics"
+            );
+            let dimensions: BTreeMap<&str, &Value> = items(metric.get("Dimensions"))
+                .into_iter()
+                .map(|d| (text(d.get("Name")), d.get("Value").expect("a value")))
+                .collect();
+            assert_eq!(
+                text(Some(dimensions["TargetDiscoveryName"])),
+                discovery,
+                "{alarm}"
+            );
+            assert_eq!(
+                text(Some(dimensions["ServiceName"])),
+                "website",
+                "{alarm}: the client's view"
+            );
+        }
     }
 }
 
-// ---------------------------------------------------------------------------- network
-
-/// Ingress rules per (template, security group): inline ones and separate
-/// `AWS::EC2::SecurityGroupIngress` resources.
-fn ingress_rules(templates: &[Template]) -> BTreeMap<(&str, &str), Vec<&Value>> {
-    let mut rules: BTreeMap<(&str, &str), Vec<&Value>> = BTreeMap::new();
-    for template in templates {
-        for group in template.of_type("AWS::EC2::SecurityGroup") {
-            rules
-                .entry((template.file.as_str(), group.id))
-                .or_default()
-                .extend(items(group.prop("SecurityGroupIngress")));
-        }
-        for rule in template.of_type("AWS::EC2::SecurityGroupIngress") {
-            let group = rule.prop("GroupId").and_then(ref_to).unwrap_or_else(|| {
-                panic!("{rule}: GroupId must refer to a group in the same template")
-            });
-            let properties = rule.body.get("Properties").expect("a rule has properties");
-            rules
-                .entry((template.file.as_str(), group))
-                .or_default()
-                .push(properties);
+#[test]
+fn no_stack_imports_a_name_a_services_update_could_replace() {
+    let templates = all_templates();
+    let exported: BTreeSet<String> = templates.iter().flat_map(Template::exports).collect();
+    for template in &templates {
+        for import in template.imports() {
+            assert!(
+                exported.contains(&import),
+                "{}: imports {import}, which no template exports",
+                template.file
+            );
         }
     }
-    rules
-}
-
-// ---------------------------------------------------------------------------- YAML helpers
-
-/// Rewrites `!Ref X` to `{Ref: X}`, `!GetAtt A.B` to `{Fn::GetAtt: [A, B]}` and every other
-/// `!Name v` to `{Fn::Name: v}`, recursively.
-fn long_form(value: Value) -> Value {
-    match value {
-        Value::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let key = match name {
-                "Ref" | "Condition" => name.to_owned(),
-                _ => format!("Fn::{name}"),
-            };
-            let inner = match (key.as_str(), long_form(tagged.value)) {
-                ("Fn::GetAtt", Value::String(s)) => match s.split_once('.') {
-                    Some((resource, attribute)) => Value::Sequence(vec![
-                        Value::String(resource.to_owned()),
-                        Value::String(attribute.to_owned()),
-                    ]),
-                    None => Value::String(s),
-                },
-                (_, inner) => inner,
-            };
-            let mut map = Mapping::new();
-            map.insert(Value::String(key), inner);
-            Value::Mapping(map)
-        }
-        Value::Sequence(values) => Value::Sequence(values.into_iter().map(long_form).collect()),
-        Value::Mapping(map) => Value::Mapping(
-            map.into_iter()
-                .map(|(key, value)| (key, long_form(value)))
-                .collect(),
+    let services = Template::load("services.yaml");
+    assert_eq!(
+        services.exports(),
+        BTreeSet::from(["cuddlekube-${EnvironmentName}-ClusterName".to_owned()]),
+        "services.yaml exports only the cluster's fixed name; the load balancer and target group stay inside"
+    );
+    assert_eq!(
+        text(
+            services
+                .expect_resource("Cluster")
+                .prop("ClusterName")
+                .and_then(|n| n.get("Fn::Sub"))
         ),
-        other => other,
+        "cuddlekube-${EnvironmentName}",
+        "the exported cluster name is fixed, so it never changes under an import"
+    );
+    let monitoring = read_infra_file("monitoring.yaml");
+    for name in ["LoadBalancerFullName", "TargetGroupFullName"] {
+        assert!(
+            !monitoring.contains(name),
+            "monitoring.yaml must not read {name}"
+        );
     }
 }
 
-/// The logical ID a `Ref` or `Fn::GetAtt` points at.
-fn ref_to(value: &Value) -> Option<&str> {
-    if let Some(target) = value.get("Ref") {
-        return target.as_str();
+#[test]
+fn every_alarm_notifies_or_feeds_a_composite_that_does() {
+    let mut composites_read = BTreeSet::new();
+    let names = Regex::new(r#"ALARM\("\$\{(\w+)\}"\)"#).expect("pattern");
+    let templates = all_templates();
+    for template in &templates {
+        for composite in template.of_type("AWS::CloudWatch::CompositeAlarm") {
+            assert!(
+                !items(composite.prop("AlarmActions")).is_empty(),
+                "{composite}: no actions"
+            );
+            let rule = sub_text(composite.prop("AlarmRule").expect("a rule")).expect("text");
+            for alarm in names.captures_iter(&rule) {
+                let id = alarm.get(1).expect("an id").as_str();
+                assert!(
+                    template.resource(id).is_some(),
+                    "{composite}: rule names missing {id}"
+                );
+                composites_read.insert(id.to_owned());
+            }
+        }
     }
-    value.get("Fn::GetAtt")?.get(0)?.as_str()
+    let mut alarms = 0;
+    for template in &templates {
+        for alarm in template.of_type("AWS::CloudWatch::Alarm") {
+            alarms += 1;
+            let notifies = !items(alarm.prop("AlarmActions")).is_empty();
+            assert!(
+                notifies || composites_read.contains(alarm.id),
+                "{alarm}: neither notifies nor feeds a composite alarm"
+            );
+            if notifies {
+                assert!(
+                    items(alarm.prop("AlarmActions"))
+                        .iter()
+                        .all(|a| mentions(a, "AlarmTopicArn")),
+                    "{alarm}: actions go to the on-call topic"
+                );
+            }
+            assert!(
+                text(alarm.prop("AlarmDescription")).contains("Runbook")
+                    || composites_read.contains(alarm.id),
+                "{alarm}: the description should point at the runbook"
+            );
+        }
+    }
+    assert!(
+        alarms >= 40,
+        "only {alarms} alarms; did a template lose its alarms?"
+    );
 }
 
-/// Whether `value` refers to resource `id` anywhere inside it.
-fn mentions(value: &Value, id: &str) -> bool {
-    if ref_to(value) == Some(id) {
-        return true;
-    }
-    match value {
-        Value::Mapping(map) => map.values().any(|v| mentions(v, id)),
-        Value::Sequence(values) => values.iter().any(|v| mentions(v, id)),
-        _ => false,
+#[test]
+fn slo_alarms_burn_at_the_configured_rates_over_the_configured_windows() {
+    let monitoring = Template::load("monitoring.yaml");
+    for service in ["Website", "Register", "ServerListing"] {
+        for sli in ["Availability", "Latency"] {
+            for speed in ["Fast", "Slow"] {
+                let composite =
+                    monitoring.expect_resource(&format!("{service}{sli}{speed}BurnAlarm"));
+                let rule = sub_text(composite.prop("AlarmRule").expect("rule")).expect("text");
+                let long = format!("{service}{sli}{speed}BurnLong");
+                let short = format!("{service}{sli}{speed}BurnShort");
+                assert_eq!(
+                    rule,
+                    format!("ALARM(\"${{{long}}}\") AND ALARM(\"${{{short}}}\")"),
+                    "{composite}: both windows must burn"
+                );
+                for (id, window) in [(long, "Long"), (short, "Short")] {
+                    let alarm = monitoring.expect_resource(&id);
+                    assert_eq!(
+                        ref_to(alarm.prop("Threshold").expect("a threshold")),
+                        Some(format!("{speed}BurnRate").as_str()),
+                        "{alarm}"
+                    );
+                    assert_eq!(
+                        alarm.prop("EvaluationPeriods").and_then(Value::as_u64),
+                        Some(1),
+                        "{alarm}: one window-long period"
+                    );
+                    let metrics = items(alarm.prop("Metrics"));
+                    let period = format!("{speed}Burn{window}WindowSeconds");
+                    let objective = format!("{sli}ObjectivePercent");
+                    for stat in metrics.iter().filter_map(|m| m.get("MetricStat")) {
+                        assert_eq!(
+                            ref_to(stat.get("Period").expect("a period")),
+                            Some(period.as_str()),
+                            "{alarm}"
+                        );
+                    }
+                    let expression = metrics
+                        .iter()
+                        .find(|m| m.get("ReturnData").and_then(Value::as_bool) == Some(true))
+                        .and_then(|m| m.get("Expression"))
+                        .and_then(sub_text)
+                        .expect("a returned expression");
+                    assert!(
+                        expression.contains(&format!("(100 - ${{{objective}}})"))
+                            && expression.contains("${SloMinRequests}"),
+                        "{alarm}: the burn rate divides by the error budget of {objective}: {expression}"
+                    );
+                    let names: BTreeSet<&str> = metrics
+                        .iter()
+                        .filter_map(|m| {
+                            m.get("MetricStat")?
+                                .get("Metric")?
+                                .get("MetricName")?
+                                .as_str()
+                        })
+                        .collect();
+                    let expected = if sli == "Availability" {
+                        BTreeSet::from(["http.server.errors", "http.server.requests"])
+                    } else {
+                        BTreeSet::from(["http.server.request.duration"])
+                    };
+                    assert_eq!(names, expected, "{alarm}");
+                    if sli == "Latency" {
+                        let threshold = if service == "Website" {
+                            "WebsiteLatencyThresholdSeconds"
+                        } else {
+                            "ApiLatencyThresholdSeconds"
+                        };
+                        assert!(
+                            metrics.iter().any(|m| {
+                                m.get("MetricStat")
+                                    .and_then(|s| s.get("Stat"))
+                                    .and_then(sub_text)
+                                    == Some(format!("PR(:${{{threshold}}})"))
+                            }),
+                            "{alarm}: the good share is PR(:{threshold})"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
-/// A list property as its items; a single value as a list of one; absent as empty.
-fn items(value: Option<&Value>) -> Vec<&Value> {
-    match value {
-        None => Vec::new(),
-        Some(Value::Sequence(values)) => values.iter().collect(),
-        Some(value) => vec![value],
+/// The runbook (docs/debugging.md) cites these per fault scenario; each must exist.
+#[test]
+fn every_fault_scenario_trips_an_alarm() {
+    let scenarios: [(&str, &[(&str, &str)]); 4] = [
+        (
+            "missing-ca-certificates",
+            &[
+                ("monitoring.yaml", "DynamoDbUnreachableAlarm"),
+                ("services.yaml", "RegisterErrorRateAlarm"),
+                ("services.yaml", "WebsiteHttp5xxRateAlarm"),
+                ("monitoring.yaml", "RegisterAvailabilityFastBurnAlarm"),
+            ],
+        ),
+        (
+            "dynamodb-throttling",
+            &[
+                ("monitoring.yaml", "DynamoDbClientThrottlingAlarm"),
+                ("monitoring.yaml", "RegisterAvailabilityFastBurnAlarm"),
+                ("monitoring.yaml", "ServerListingAvailabilityFastBurnAlarm"),
+            ],
+        ),
+        (
+            "slow-listing",
+            &[
+                ("services.yaml", "WebsiteLatencyP99Alarm"),
+                ("monitoring.yaml", "ServerListingLatencyFastBurnAlarm"),
+                ("monitoring.yaml", "WebsiteLatencyFastBurnAlarm"),
+            ],
+        ),
+        (
+            "listing-errors",
+            &[
+                ("services.yaml", "ServerListingErrorRateAlarm"),
+                ("services.yaml", "WebsiteHttp5xxRateAlarm"),
+                ("monitoring.yaml", "ServerListingAvailabilityFastBurnAlarm"),
+            ],
+        ),
+    ];
+    let readme = read_infra_file("README.md");
+    for (scenario, alarms) in scenarios {
+        for (file, id) in alarms {
+            let template = Template::load(file);
+            let alarm = template.expect_resource(id);
+            assert!(alarm.ty().starts_with("AWS::CloudWatch::"), "{alarm}");
+            assert!(
+                readme.contains(id),
+                "infra/README.md: the runbook should name {id} ({scenario})"
+            );
+        }
+        assert!(
+            readme.contains(scenario),
+            "infra/README.md: the runbook should name {scenario}"
+        );
     }
 }
 
-/// A property that must be a literal string; "" when absent, so assertions name it.
-fn text(value: Option<&Value>) -> &str {
-    value.and_then(Value::as_str).unwrap_or_default()
+#[test]
+fn waf_counts_oversize_bodies_first_and_knows_the_apps_16_kib_limit() {
+    let services = Template::load("services.yaml");
+    assert_eq!(
+        services.parameter_default("WafBodySizeAction").as_deref(),
+        Some("COUNT")
+    );
+    let acl = services.expect_resource("WebAcl");
+    let rules = items(acl.prop("Rules"));
+    let declared = rules
+        .iter()
+        .find(|r| text(r.get("Name")) == "declared-body-over-16kib")
+        .expect("a rule for a declared Content-Length over 16 KiB");
+    let pattern = text(
+        declared
+            .get("Statement")
+            .and_then(|s| s.get("RegexMatchStatement"))
+            .and_then(|r| r.get("RegexString")),
+    );
+    let regex = Regex::new(pattern).expect("a valid pattern");
+    for length in (0..=70_000u64).chain([99_999, 100_000, 1_048_576, 123_456_789]) {
+        assert_eq!(
+            regex.is_match(&length.to_string()),
+            length > 16 * 1024,
+            "Content-Length {length}: the rule must match exactly above the app's 16384 bytes"
+        );
+    }
+    assert!(regex.is_match("0016385") && !regex.is_match("16384 ") && !regex.is_match("abc"));
+    let action = declared
+        .get("Action")
+        .and_then(|a| a.get("Fn::If"))
+        .expect("Action: !If");
+    assert_eq!(text(items(Some(action))[0].into()), "WafBodyRulesBlock");
+    let common = rules
+        .iter()
+        .find(|r| text(r.get("Name")) == "aws-common")
+        .expect("the common rule set");
+    let overrides = common
+        .get("Statement")
+        .and_then(|s| s.get("ManagedRuleGroupStatement"))
+        .and_then(|m| m.get("RuleActionOverrides"))
+        .and_then(|o| o.get("Fn::If"))
+        .expect("RuleActionOverrides: !If WafBodyRulesBlock");
+    let when_counting = serde_json::to_string(&items(Some(overrides))[2]).expect("json");
+    assert!(
+        when_counting.contains("SizeRestrictions_BODY") && when_counting.contains("Count"),
+        "SizeRestrictions_BODY (bodies over 8 KB, all WAF can inspect) counts while COUNT: {when_counting}"
+    );
+}
+
+#[test]
+fn the_https_listener_uses_the_recommended_tls_policy() {
+    let services = Template::load("services.yaml");
+    let listener = services.expect_resource("HttpsListener");
+    assert_eq!(
+        text(listener.prop("SslPolicy")),
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    );
+}
+
+#[test]
+fn proxies_close_idle_connections_before_the_apps_do() {
+    // The app ends a connection that has sent no request head for this long; a proxy
+    // that kept it longer could send a request into a connection being closed (a 502).
+    let app_idle = service_kit::ConnectionLimits::default()
+        .head_timeout
+        .as_secs();
+    let services = Template::load("services.yaml");
+    let balancer = services.expect_resource("LoadBalancer");
+    let alb_idle: u64 = items(balancer.prop("LoadBalancerAttributes"))
+        .into_iter()
+        .find(|a| text(a.get("Key")) == "idle_timeout.timeout_seconds")
+        .map(|a| text(a.get("Value")).parse().expect("seconds"))
+        .expect("the ALB's idle timeout is set");
+    assert!(
+        alb_idle < app_idle,
+        "ALB idle {alb_idle} s >= app {app_idle} s"
+    );
+    for service in ["RegisterService", "ServerListingService"] {
+        let connect = services.expect_resource(service);
+        let connect = connect.prop("ServiceConnectConfiguration");
+        let entries = items(connect.and_then(|c| c.get("Services")));
+        assert!(
+            !entries.is_empty(),
+            "{service} has no Service Connect service"
+        );
+        for entry in entries {
+            let idle: u64 = entry
+                .get("Timeout")
+                .and_then(|t| t.get("IdleTimeoutSeconds"))
+                .and_then(scalar_text)
+                .expect("IdleTimeoutSeconds is set")
+                .parse()
+                .expect("seconds");
+            assert!(
+                idle < app_idle,
+                "{service}: Service Connect idle {idle} s >= app {app_idle} s"
+            );
+        }
+    }
+}
+
+#[test]
+fn tasks_carry_the_stacks_and_services_tags() {
+    let services = Template::load("services.yaml");
+    for service in services.of_type("AWS::ECS::Service") {
+        assert_eq!(text(service.prop("PropagateTags")), "SERVICE", "{service}");
+        assert_eq!(
+            service
+                .prop("EnableECSManagedTags")
+                .and_then(Value::as_bool),
+            Some(true),
+            "{service}"
+        );
+        let tags: BTreeSet<&str> = items(service.prop("Tags"))
+            .into_iter()
+            .map(|t| text(t.get("Key")))
+            .collect();
+        for key in ["Project", "Environment", "Service"] {
+            assert!(tags.contains(key), "{service}: tag {key}");
+        }
+    }
+    let readme = read_infra_file("README.md");
+    for command in deploy_commands(&readme) {
+        assert!(
+            command.contains("--tags"),
+            "infra/README.md: every deploy passes the stack tags (--tags)\n{command}"
+        );
+    }
+}
+
+#[test]
+fn a_paused_environment_runs_nothing_and_pages_nobody() {
+    let services = Template::load("services.yaml");
+    let paused_zero = |value: Option<&Value>| -> bool {
+        value.and_then(|v| v.get("Fn::If")).is_some_and(|i| {
+            text(items(Some(i))[0].into()) == "IsPaused" && items(Some(i))[1].as_u64() == Some(0)
+        })
+    };
+    for service in services.of_type("AWS::ECS::Service") {
+        assert!(
+            paused_zero(service.prop("DesiredCount")),
+            "{service}: DesiredCount !If [IsPaused, 0, ...]"
+        );
+    }
+    for target in services.of_type("AWS::ApplicationAutoScaling::ScalableTarget") {
+        for bound in ["MinCapacity", "MaxCapacity"] {
+            assert!(
+                paused_zero(target.prop(bound)),
+                "{target}: {bound} !If [IsPaused, 0, ...]"
+            );
+        }
+    }
+    for alarm in services.of_type("AWS::CloudWatch::Alarm") {
+        let enabled = alarm.prop("ActionsEnabled").and_then(|v| v.get("Fn::If"));
+        assert!(
+            enabled.is_some_and(|i| text(items(Some(i))[0].into()) == "IsPaused"),
+            "{alarm}: ActionsEnabled !If [IsPaused, false, true]"
+        );
+    }
+}
+
+#[test]
+fn capacity_alarms_watch_every_service_against_its_bounds() {
+    let services = Template::load("services.yaml");
+    for prefix in ["Website", "Register", "ServerListing"] {
+        let at_max = services.expect_resource(&format!("{prefix}AtMaxTasksAlarm"));
+        assert_eq!(
+            ref_to(at_max.prop("Threshold").expect("threshold")),
+            Some("MaxTasks"),
+            "{at_max}"
+        );
+        services.expect_resource(&format!("{prefix}TasksBelowDesiredAlarm"));
+        services.expect_resource(&format!("{prefix}TelemetrySilentAlarm"));
+    }
+    let min: u32 = services
+        .parameter_default("MinTasks")
+        .expect("default")
+        .parse()
+        .expect("number");
+    let max: u32 = services
+        .parameter_default("MaxTasks")
+        .expect("default")
+        .parse()
+        .expect("number");
+    assert!(
+        min <= max && min >= 2,
+        "MinTasks {min} (one per AZ) <= MaxTasks {max}"
+    );
+}
+
+#[test]
+fn every_app_samples_its_access_log_from_one_parameter() {
+    let services = Template::load("services.yaml");
+    assert_eq!(
+        services
+            .parameter_default("AccessLogSampleRatio")
+            .as_deref(),
+        Some("0.05")
+    );
+    for app in ["website", "register", "server-listing"] {
+        for container in services.containers_named(app) {
+            assert_eq!(
+                ref_to(container.env("ACCESS_LOG_SAMPLE_RATIO")),
+                Some("AccessLogSampleRatio"),
+                "{container}"
+            );
+        }
+    }
+}
+
+/// CloudFormation takes at most 51,200 bytes of template inline; the README's deploy
+/// commands must send bigger ones through the template bucket, and must hand the services
+/// stack the collector config file itself.
+#[test]
+fn the_readme_deploys_every_template_the_way_it_needs() {
+    let readme = read_infra_file("README.md");
+    let commands = deploy_commands(&readme);
+    for template in all_templates() {
+        let size = read_infra_file(&template.file).len();
+        let deploys: Vec<&String> = commands
+            .iter()
+            .filter(|c| c.contains(&format!("--template-file infra/{}", template.file)))
+            .collect();
+        assert!(
+            !deploys.is_empty(),
+            "infra/README.md never deploys {}",
+            template.file
+        );
+        if size > 51_200 {
+            for command in &deploys {
+                assert!(
+                    command.contains("--s3-bucket"),
+                    "{} is {size} bytes, over CloudFormation's inline limit: deploy it with --s3-bucket\n{command}",
+                    template.file
+                );
+            }
+        }
+    }
+    let services_deploys: Vec<&String> = commands
+        .iter()
+        .filter(|c| c.contains("--template-file infra/services.yaml"))
+        .collect();
+    let with_config = services_deploys
+        .iter()
+        .filter(|c| c.contains("CollectorConfig") || c.contains("services-params.json"))
+        .count();
+    assert!(
+        with_config >= 2,
+        "infra/README.md: the first deploy and the release must pass CollectorConfig from infra/collector/aws.yaml"
+    );
+    assert!(
+        readme.contains("--rawfile config infra/collector/aws.yaml"),
+        "infra/README.md: CollectorConfig is the file, byte for byte (jq --rawfile)"
+    );
+}
+
+/// Each `aws cloudformation deploy` command in the text, continuation lines joined.
+fn deploy_commands(text: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(command) = current.as_mut() {
+            command.push(' ');
+            command.push_str(trimmed.trim_end_matches('\\'));
+            if !trimmed.ends_with('\\') {
+                commands.push(current.take().expect("a command"));
+            }
+        } else if trimmed.starts_with("aws cloudformation deploy") {
+            if trimmed.ends_with('\\') {
+                current = Some(trimmed.trim_end_matches('\\').to_owned());
+            } else {
+                commands.push(trimmed.to_owned());
+            }
+        }
+    }
+    commands
+}
+
+/// An example parameter file (infra/params/) as key -> value.
+fn example_parameters(file: &str) -> BTreeMap<String, String> {
+    let list: serde_json::Value =
+        serde_json::from_str(&read_infra_file(&format!("params/{file}"))).expect("JSON");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| {
+            (
+                p["ParameterKey"].as_str().expect("key").to_owned(),
+                p["ParameterValue"].as_str().expect("value").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every example parameter file names only parameters its template declares, and gives
+/// every parameter without a default (except CollectorConfig, the file the deploy adds).
+#[test]
+fn example_parameter_files_fit_their_templates() {
+    for (file, template) in [
+        ("registry.json", "registry.yaml"),
+        ("tracing.json", "tracing.yaml"),
+        ("prod/network.json", "network.yaml"),
+        ("prod/data.json", "data.yaml"),
+        ("prod/services.json", "services.yaml"),
+        ("prod/monitoring.json", "monitoring.yaml"),
+    ] {
+        let template = Template::load(template);
+        let given = example_parameters(file);
+        let declared = template.parameter_names();
+        for key in given.keys() {
+            assert!(
+                declared.contains(key.as_str()),
+                "params/{file}: {key} is not a parameter of {}",
+                template.file
+            );
+        }
+        for name in declared {
+            let has_default = template
+                .parameter(name)
+                .is_some_and(|p| p.get("Default").is_some());
+            assert!(
+                has_default || given.contains_key(name) || name == "CollectorConfig",
+                "params/{file}: {name} has no default and no example value"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_shows_only_alarms_that_exist() {
+    let mut names = BTreeSet::new();
+    for template in all_templates() {
+        for alarm in template
+            .resources()
+            .filter(|r| r.ty().starts_with("AWS::CloudWatch::") && r.ty().ends_with("Alarm"))
+        {
+            let name = sub_text(alarm.prop("AlarmName").expect("a fixed AlarmName"));
+            names.insert(name.expect("AlarmName as text"));
+        }
+    }
+    let monitoring = read_infra_file("monitoring.yaml");
+    let shown: Vec<&str> = Regex::new(r"\$\{Alarm\}([a-z0-9-]+)")
+        .expect("pattern")
+        .captures_iter(&monitoring)
+        .map(|c| c.get(1).expect("a name").as_str())
+        .collect();
+    assert!(
+        shown.len() >= 30,
+        "the dashboard shows only {} alarms",
+        shown.len()
+    );
+    for name in shown {
+        assert!(
+            names.contains(&format!("cuddlekube-${{EnvironmentName}}-{name}")),
+            "monitoring.yaml: the dashboard shows alarm {name}, which no template defines"
+        );
+    }
+}
+
+/// A tiny evaluator for the condition functions CloudFormation allows in `Rules`.
+fn evaluate_rule(condition: &Value, parameters: &BTreeMap<&str, &str>) -> bool {
+    let value = |v: &Value| -> String {
+        match ref_to(v) {
+            Some(name) => parameters
+                .get(name)
+                .unwrap_or_else(|| panic!("rule refers to {name}"))
+                .to_string(),
+            None => scalar_text(v).unwrap_or_else(|| panic!("not a scalar: {v:?}")),
+        }
+    };
+    let map = condition.as_mapping().expect("a rule function");
+    let (function, arguments) = map.iter().next().expect("one function");
+    let arguments = items(Some(arguments));
+    match function.as_str().expect("a name") {
+        "Fn::Or" => arguments.iter().any(|a| evaluate_rule(a, parameters)),
+        "Fn::And" => arguments.iter().all(|a| evaluate_rule(a, parameters)),
+        "Fn::Not" => !evaluate_rule(arguments[0], parameters),
+        "Fn::Equals" => value(arguments[0]) == value(arguments[1]),
+        "Fn::Contains" => {
+            let needle = value(arguments[1]);
+            items(Some(arguments[0])).iter().any(|v| value(v) == needle)
+        }
+        other => panic!("rule function {other} is not handled here"),
+    }
 }

@@ -1,60 +1,80 @@
-//! `cuddlekube-admin`: the operator's tool for the residents table. Configured like the
-//! services (`RESIDENTS_TABLE`, `AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
-//! Every command is idempotent, so compose's init step may run it on every `up`.
+//! `cuddlekube-admin`: the operator's tool. Configured like the services
+//! (`RESIDENTS_TABLE`, `AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_CA_BUNDLE`, ...).
+//!
+//! - `create-table | seed | migrate | init` (`table.rs`): the residents table; every one
+//!   idempotent, so compose's init step may run it on every `up`.
+//! - `faults list | on NAME [options] | off NAME | off --all` (`faults.rs`): the fault
+//!   switchboard every service watches.
+//! - `tls-proxy` (`tls_proxy.rs`): TLS in front of DynamoDB Local, with a CA made at
+//!   start-up, so the local stacks reach DynamoDB over a real TLS handshake.
+
+mod faults;
+mod table;
+mod tls_proxy;
 
 use std::process::ExitCode;
-
-use store::DynamoStore;
-use store::table::{Created, create_table};
 
 const USAGE: &str = "usage: cuddlekube-admin <command>
 
 commands:
-  create-table   create the residents table (keys, indexes, TTL) if it does not exist
-  seed           add the demo residents that are missing
-  migrate        bring residents written in the 2019 shape into the listing indexes
-  init           create-table, then seed (what local stacks run at start)
+  create-table        create the residents table (keys, indexes, TTL) if it does not exist
+  seed                add the demo residents that are missing
+  migrate             bring residents written in the 2019 shape into the listing indexes
+  init                create-table, then seed (what local stacks run at start)
+  faults list         the fault scenarios, and which are on
+  faults on NAME [--OPTION VALUE ...] [--for DURATION]
+                      switch a scenario on (every service sees it within 5 s; it switches
+                      itself off after --for, default 1h, at most 24h)
+  faults off NAME     switch a scenario off
+  faults off --all    switch every scenario off
+  tls-proxy --listen ADDR --upstream HOST:PORT --ca-out FILE [--name NAME ...]
+                      serve TLS on ADDR for DynamoDB Local at HOST:PORT, with a new CA
+                      written to FILE (give it to the services as AWS_CA_BUNDLE)
 
-environment: RESIDENTS_TABLE (default cuddlekube), AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB";
+environment: RESIDENTS_TABLE (default cuddlekube), AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
+AWS_CA_BUNDLE";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1);
-    let Some(command) =
-        command.filter(|c| ["create-table", "seed", "migrate", "init"].contains(&c.as_str()))
-    else {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first().cloned() else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    match run(&command).await {
+    let rest = &args[1..];
+    let result = match command.as_str() {
+        "create-table" | "seed" | "migrate" | "init" if rest.is_empty() => {
+            table::run(&command).await
+        }
+        "faults" => faults::run(rest).await,
+        "tls-proxy" => tls_proxy::run(rest).await,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("cuddlekube-admin {command}: {err}");
+        Err(Failure::Usage(message)) => {
+            eprintln!("cuddlekube-admin {command}: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(message)) => {
+            eprintln!("cuddlekube-admin {command}: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: &str) -> Result<(), String> {
-    let store = DynamoStore::from_env().await?;
-    let table = store.table().clone();
-    let failed = |err: store::StoreError| store::error_chain(&err);
-    if matches!(command, "create-table" | "init") {
-        match create_table(store.client(), &table).await.map_err(failed)? {
-            Created::New => println!("created table {table}"),
-            Created::AlreadyExisted => println!("table {table} already exists"),
-        }
+/// How a command failed: wrong input (exit 2, nothing changed) or the work failed.
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
     }
-    if matches!(command, "seed" | "init") {
-        let added = store::seed::seed(&store).await.map_err(failed)?;
-        println!("seeded {added} demo resident(s) into {table}");
-    }
-    if command == "migrate" {
-        let report = store.migrate_legacy().await.map_err(failed)?;
-        println!(
-            "migrated {} of {} item(s) examined in {table}; {} unreadable item(s) left as they were",
-            report.migrated, report.examined, report.skipped
-        );
-    }
-    Ok(())
 }

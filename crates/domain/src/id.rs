@@ -1,11 +1,17 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{InvalidValue, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::{IdempotencyKey, InvalidValue, Refusal, Timestamp};
 
 /// A resident's id (`ckid`).
 ///
-/// New ids are ULIDs: time-sortable and collision-free. Ids from 2019 (`ck1`, ...) stay
-/// readable, so parsing accepts any short id of letters, digits, `.`, `_` and `-`.
+/// New ids are ULIDs (upper case): time-sortable and collision-free. A resident admitted
+/// with an `Idempotency-Key` gets an id derived from the key instead (lower case, see
+/// [`ResidentId::for_key`]), so that a repeat of the request meets the same item; those
+/// are not in time order (the listing sorts on `registered_at`, not on ids). Ids from
+/// 2019 (`ck1`, ...) stay readable, so parsing accepts any short id of letters, digits,
+/// `.`, `_` and `-`.
 /// **Invariant:** a `ResidentId` never contains `#`; the store keeps its own records
 /// (idempotency keys) under `#`-prefixed keys that no resident id can name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -21,6 +27,20 @@ impl ResidentId {
         Self(ulid.to_string())
     }
 
+    /// The id an admission with `key` takes: 128 bits of SHA-256 of the key, in ULID's
+    /// alphabet but lower case. `generation` counts how often the key was used before and
+    /// lapsed (a key is remembered for a day, after which it may admit again).
+    pub fn for_key(key: &IdempotencyKey, generation: u32) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"cuddlekube admission\0")
+            .chain_update(generation.to_be_bytes())
+            .chain_update(key.as_str().as_bytes())
+            .finalize();
+        let mut bits = [0u8; 16];
+        bits.copy_from_slice(&digest[..16]);
+        Self(ulid::Ulid::from_bytes(bits).to_string().to_lowercase())
+    }
+
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         let ok = !value.is_empty()
             && value.len() <= Self::MAX_LEN
@@ -30,10 +50,13 @@ impl ResidentId {
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(InvalidValue(format!(
-                "ckid must be 1 to {} letters, digits, '.', '_' or '-'",
-                Self::MAX_LEN
-            )))
+            Err(InvalidValue::new(
+                Refusal::Malformed,
+                format!(
+                    "ckid must be 1 to {} letters, digits, '.', '_' or '-'",
+                    Self::MAX_LEN
+                ),
+            ))
         }
     }
 
@@ -76,6 +99,20 @@ mod tests {
             (0..10_000).map(|_| ResidentId::generate(early)).collect();
         assert_eq!(many.len(), 10_000);
         assert!(ResidentId::parse(a.as_str()).is_ok());
+    }
+
+    #[test]
+    fn key_ids_are_stable_per_key_and_generation() {
+        let key = IdempotencyKey::parse("form-7781").unwrap();
+        let first = ResidentId::for_key(&key, 0);
+        assert_eq!(first, ResidentId::for_key(&key, 0));
+        assert_ne!(first, ResidentId::for_key(&key, 1));
+        let other = IdempotencyKey::parse("form-7782").unwrap();
+        assert_ne!(first, ResidentId::for_key(&other, 0));
+        assert_eq!(first.as_str().len(), 26);
+        assert_eq!(ResidentId::parse(first.as_str()).unwrap(), first);
+        // Never the same as a generated id, which is upper case.
+        assert_eq!(first.as_str(), first.as_str().to_lowercase());
     }
 
     #[test]

@@ -1,7 +1,8 @@
-use crate::InvalidValue;
+use crate::{InvalidValue, Refusal};
 
-/// The `Idempotency-Key` a client sends so that a retried registration is answered
-/// with the first result: 1..=128 visible ASCII characters.
+/// The `Idempotency-Key` a client sends so that a retried write (an admission, a
+/// feeding) is answered with the first result instead of being done twice: 1..=128
+/// visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
@@ -15,11 +16,20 @@ impl IdempotencyKey {
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(InvalidValue(format!(
-                "Idempotency-Key must be 1 to {} visible ASCII characters",
-                Self::MAX_LEN
-            )))
+            Err(InvalidValue::new(
+                Refusal::Malformed,
+                format!(
+                    "Idempotency-Key must be 1 to {} visible ASCII characters",
+                    Self::MAX_LEN
+                ),
+            ))
         }
+    }
+
+    /// A fresh key, for a write the client sent without one: the service's own, so that
+    /// the SDK's retries of it still apply once.
+    pub fn random() -> Self {
+        Self(ulid::Ulid::new().to_string())
     }
 
     pub fn as_str(&self) -> &str {

@@ -9,6 +9,8 @@ mod id;
 mod idempotency;
 mod registration;
 mod resident;
+#[cfg(feature = "openapi")]
+pub mod schema;
 mod timestamp;
 mod values;
 
@@ -18,17 +20,61 @@ pub use registration::{FieldError, NewResident, RegistrationInput, ValidationErr
 pub use resident::Resident;
 pub use timestamp::Timestamp;
 pub use values::{
-    Happiness, ImageUrl, OperatingSystem, PageSize, PetName, REQUIRED_TEXT_PATTERN, ServerName,
-    ServerType, TEXT_PATTERN, YearsOfService,
+    Happiness, ImageUrl, OperatingSystem, PageSize, PetName, ServerName, ServerType,
+    YearsOfService, is_refused_char, os_index_key, required_text_pattern, text_pattern,
 };
 
-/// Why a value was refused, phrased for the person who sent it.
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused: what kind of problem (for clients that phrase their own
+/// message, like the website) and a message phrased for the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub(crate) String);
+#[error("{message}")]
+pub struct InvalidValue {
+    refusal: Refusal,
+    message: String,
+}
 
 impl InvalidValue {
-    pub fn message(&self) -> &str {
-        &self.0
+    pub(crate) fn new(refusal: Refusal, message: impl Into<String>) -> Self {
+        Self {
+            refusal,
+            message: message.into(),
+        }
     }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn refusal(&self) -> Refusal {
+        self.refusal
+    }
+}
+
+/// The kinds of refusal, as the APIs report them (`"code": "too_long", "max": 64`).
+/// Lengths count characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Refusal {
+    Required,
+    /// Not a JSON string.
+    NotText,
+    NotWholeNumber,
+    OutOfRange {
+        min: i64,
+        max: i64,
+    },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    ControlCharacters,
+    /// Direction marks and other formatting that makes text display other than it reads.
+    InvisibleCharacters,
+    InvalidUrl,
+    /// Not of the form an identifier (a ckid, an `Idempotency-Key`) takes.
+    Malformed,
 }

@@ -3,39 +3,55 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    Happiness, ImageUrl, InvalidValue, OperatingSystem, PetName, ServerName, ServerType,
-    YearsOfService,
+    Happiness, ImageUrl, InvalidValue, OperatingSystem, PetName, Refusal, Resident, ResidentId,
+    ServerName, ServerType, Timestamp, YearsOfService,
 };
 
-/// A registration as sent, before any check. Every field is a raw JSON value so that a
-/// wrong type (`"service": "ten"`) is reported per field with the others, not as a
-/// malformed body. Unknown fields, and a client-sent `ckid`, are ignored.
-///
-/// It is also what a client sends (the website serialises one): a `null` field is left
-/// out, which reads back as absent.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// A registration as sent, before any check: a resident's input fields. Every field is
+/// a raw JSON value so that a wrong type (`"service": "ten"`) is reported per field with
+/// the others, not as a malformed body. Text is trimmed and may not contain control
+/// characters or invisible direction marks (each field's `pattern`); lengths count
+/// characters, not bytes. A client-sent `ckid` and unknown fields are ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = RegistrationRequest, example = json!({
+    "name": "foo foo cuddly poops", "type": "m2.xlarge", "service": 10, "happiness": 1,
+    "petname": "sven", "os": "linux", "image": "https://example.com/ck1.png"
+})))]
 pub struct RegistrationInput {
-    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::name, required = true))]
     pub name: Value,
-    #[serde(default, rename = "type", skip_serializing_if = "Value::is_null")]
+    #[serde(default, rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::server_type, required = true))]
     pub server_type: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::os, required = true))]
     pub os: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::petname))]
     pub petname: Value,
+    /// Whole years in service.
     #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 100, default = 0, example = 10))]
     pub service: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1, maximum = 10, default = 5, example = 1))]
     pub happiness: Value,
+    /// An absolute `https://` URL of a picture of the server.
     #[serde(default, skip_serializing_if = "Value::is_null")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "uri", max_length = 2048, example = "https://example.com/ck1.png"))]
     pub image: Value,
 }
 
-/// One refused field, named as the client named it.
+/// One refused field, named as the client named it: `{"field", "message", "code", ...}`
+/// with the code's own members (`min`, `max`), so a client can phrase its own message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    #[serde(flatten)]
+    pub refusal: Refusal,
 }
 
 /// Every problem with a registration at once.
@@ -82,14 +98,12 @@ impl NewResident {
         let service = record(
             &mut errors,
             "service",
-            number(&input.service, "service")
-                .and_then(|n| n.map_or(Ok(YearsOfService::default()), YearsOfService::parse)),
+            number(&input.service, "service", YearsOfService::parse).map(Option::unwrap_or_default),
         );
         let happiness = record(
             &mut errors,
             "happiness",
-            number(&input.happiness, "happiness")
-                .and_then(|n| n.map_or(Ok(Happiness::default()), Happiness::parse)),
+            number(&input.happiness, "happiness", Happiness::parse).map(Option::unwrap_or_default),
         );
         let image = record(
             &mut errors,
@@ -124,6 +138,24 @@ impl NewResident {
         }
     }
 
+    /// The resident this registration becomes when admitted as `ckid` at `at`: what an
+    /// admission answers, and what a replay of it answers again.
+    pub fn admit(&self, ckid: ResidentId, at: Timestamp) -> Resident {
+        Resident {
+            ckid,
+            name: self.name.to_string(),
+            server_type: self.server_type.to_string(),
+            service: u16::from(self.service.get()),
+            happiness: self.happiness.get(),
+            petname: self.petname.to_string(),
+            os: self.os.to_string(),
+            image: self.image.as_ref().map(|i| i.as_str().to_owned()),
+            registered_at: Some(at),
+            feed_count: 0,
+            last_fed_at: None,
+        }
+    }
+
     /// A digest of the checked values, used to tell a retried registration (same key,
     /// same content) from a different one reusing a key. Equivalent inputs that
     /// normalise alike (`" sven "` and `"sven"`, a missing `happiness` and `5`) match.
@@ -144,7 +176,8 @@ fn record<T>(
         .map_err(|e| {
             errors.push(FieldError {
                 field: field.to_owned(),
-                message: e.0,
+                refusal: e.refusal(),
+                message: e.message().to_owned(),
             })
         })
         .ok()
@@ -154,34 +187,55 @@ fn record<T>(
 /// string is itself, anything else is refused.
 fn text(value: &Value, field: &str, required: bool) -> Result<String, InvalidValue> {
     match value {
-        Value::Null if required => Err(InvalidValue(format!("{field} is required"))),
+        Value::Null if required => Err(InvalidValue::new(
+            Refusal::Required,
+            format!("{field} is required"),
+        )),
         Value::Null => Ok(String::new()),
         Value::String(s) => Ok(s.clone()),
-        _ => Err(InvalidValue(format!("{field} must be a string"))),
+        _ => Err(InvalidValue::new(
+            Refusal::NotText,
+            format!("{field} must be a string"),
+        )),
     }
 }
 
-/// A number field's raw value: absent is `None` (the default applies), a whole JSON
-/// number is itself, anything else is refused. `5.0` and `5e0` are whole numbers too, as
-/// JSON Schema's `integer` says.
-fn number(value: &Value, field: &str) -> Result<Option<i64>, InvalidValue> {
-    let not_whole = || InvalidValue(format!("{field} must be a whole number"));
-    match value {
-        Value::Null => Ok(None),
+/// A number field's raw value checked by `parse`: absent is `None` (the default
+/// applies), a whole JSON number is parsed, anything else is refused. `5.0` and `5e0` are
+/// whole numbers too, as JSON Schema's `integer` says.
+fn number<T>(
+    value: &Value,
+    field: &str,
+    parse: impl Fn(i64) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, InvalidValue> {
+    let not_whole = || {
+        InvalidValue::new(
+            Refusal::NotWholeNumber,
+            format!("{field} must be a whole number"),
+        )
+    };
+    let whole = match value {
+        Value::Null => return Ok(None),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Some(i)),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 2f64.powi(63) =>
-            {
+            (Some(i), _) => i,
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 2f64.powi(63) => {
                 #[expect(clippy::cast_possible_truncation, reason = "whole and in range")]
-                Ok(Some(f as i64))
+                let whole = f as i64;
+                whole
             }
+            // Past i64: refused with the field's own range, but without echoing a number
+            // that was never sent.
             (None, Some(f)) if f.fract() == 0.0 => {
-                Err(InvalidValue(format!("{field} is far out of range")))
+                let nearest = if f > 0.0 { i64::MAX } else { i64::MIN };
+                return parse(nearest).map(Some).map_err(|err| {
+                    InvalidValue::new(err.refusal(), format!("{field} is far out of range"))
+                });
             }
-            _ => Err(not_whole()),
+            _ => return Err(not_whole()),
         },
-        _ => Err(not_whole()),
-    }
+        _ => return Err(not_whole()),
+    };
+    parse(whole).map(Some)
 }
 
 #[cfg(test)]
@@ -191,21 +245,6 @@ mod tests {
 
     fn input(value: Value) -> RegistrationInput {
         serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn serialises_with_the_2019_names_leaving_out_absent_fields() {
-        let sent = RegistrationInput {
-            name: json!("n"),
-            server_type: json!("t3.micro"),
-            service: json!(7),
-            ..RegistrationInput::default()
-        };
-        let json = serde_json::to_value(&sent).unwrap();
-        assert_eq!(json, json!({"name": "n", "type": "t3.micro", "service": 7}));
-        let back: RegistrationInput = serde_json::from_value(json).unwrap();
-        assert_eq!(back.server_type, sent.server_type);
-        assert!(back.os.is_null() && back.image.is_null());
     }
 
     #[test]
@@ -252,6 +291,29 @@ mod tests {
                 "image"
             ]
         );
+    }
+
+    #[test]
+    fn each_problem_carries_a_code_a_client_can_phrase_itself() {
+        let errors = NewResident::parse(&input(json!({
+            "name": "x".repeat(65), "type": 5, "os": "a\u{202E}b", "service": 101,
+            "happiness": 1.5, "image": "http://insecure.example"
+        })))
+        .unwrap_err();
+        let problems = serde_json::to_value(&errors.0).unwrap();
+        assert_eq!(
+            problems,
+            json!([
+                {"field": "name", "code": "too_long", "max": 64, "message": "name must be at most 64 characters (got 65)"},
+                {"field": "type", "code": "not_text", "message": "type must be a string"},
+                {"field": "os", "code": "invisible_characters", "message": "os must not contain invisible formatting characters"},
+                {"field": "service", "code": "out_of_range", "min": 0, "max": 100, "message": "service must be a whole number from 0 to 100 (got 101)"},
+                {"field": "happiness", "code": "not_whole_number", "message": "happiness must be a whole number"},
+                {"field": "image", "code": "invalid_url", "message": "image must be an https:// URL without credentials"},
+            ])
+        );
+        let read: Vec<FieldError> = serde_json::from_value(problems).unwrap();
+        assert_eq!(read, errors.0);
     }
 
     #[test]

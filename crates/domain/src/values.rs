@@ -1,19 +1,40 @@
+use std::sync::LazyLock;
+
+use icu_properties::CodePointSetData;
+use icu_properties::props::BidiControl;
 use serde::{Deserialize, Serialize};
 
-use crate::InvalidValue;
+use crate::{InvalidValue, Refusal};
 
-/// Unicode's explicit direction marks, embeddings, overrides and isolates.
-const BIDI_CONTROLS: &[char] = &[
-    '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}',
-    '\u{2067}', '\u{2068}', '\u{2069}',
-];
+/// Whether `text` refuses `c` anywhere in a field: controls (general category Cc: C0
+/// and C1), Unicode's `Bidi_Control` characters (direction marks, embeddings, overrides,
+/// isolates and the Arabic letter mark: they make text display other than it reads, a
+/// classic spoofing trick) and the byte-order mark. The zero-width joiner and variation
+/// selectors stay: emoji sequences need them.
+pub fn is_refused_char(c: char) -> bool {
+    c.is_control() || CodePointSetData::new::<BidiControl>().contains(c) || c == BYTE_ORDER_MARK
+}
 
-/// The characters `text` refuses anywhere in a field: C0 and C1 controls, the direction
-/// marks of `BIDI_CONTROLS` and the byte-order mark, as a regex class body.
-macro_rules! refused {
-    () => {
-        r"\u0000-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069\uFEFF"
-    };
+const BYTE_ORDER_MARK: char = '\u{FEFF}';
+
+/// The refused characters as a regex class body (`\u0000-\u001F...`), built from the same
+/// Unicode data [`is_refused_char`] reads, so the published pattern cannot drift from it.
+fn refused_class() -> String {
+    let controls = [0x00..=0x1F, 0x7F..=0x9F];
+    let bom = u32::from(BYTE_ORDER_MARK);
+    let mut ranges: Vec<_> = controls
+        .into_iter()
+        .chain(CodePointSetData::new::<BidiControl>().iter_ranges())
+        .chain([bom..=bom])
+        .collect();
+    ranges.sort_by_key(|r| *r.start());
+    ranges
+        .iter()
+        .map(|r| match (*r.start(), *r.end()) {
+            (start, end) if start == end => format!("\\u{start:04X}"),
+            (start, end) => format!("\\u{start:04X}-\\u{end:04X}"),
+        })
+        .collect()
 }
 
 /// The text fields' character rule as a JSON Schema `pattern` (ECMA-262 syntax, which
@@ -21,57 +42,62 @@ macro_rules! refused {
 /// documents publish it so that clients and fuzzers know the rule. A property test keeps
 /// it in step with `text`: what matches (within the length) is accepted, and what `text`
 /// accepts matches once trimmed.
-pub const TEXT_PATTERN: &str = concat!(r"^[^", refused!(), r"]*$");
+pub fn text_pattern() -> &'static str {
+    static PATTERN: LazyLock<String> = LazyLock::new(|| format!("^[^{}]*$", refused_class()));
+    &PATTERN
+}
 
-/// `TEXT_PATTERN` for a required field: also at least one visible character (not
+/// [`text_pattern`] for a required field: also at least one visible character (not
 /// whitespace, not a zero-width space or joiner, not a word joiner).
-pub const REQUIRED_TEXT_PATTERN: &str = concat!(
-    r"^[^",
-    refused!(),
-    r"]*[^\s\u200B-\u200D\u2060",
-    refused!(),
-    r"][^",
-    refused!(),
-    r"]*$"
-);
+pub fn required_text_pattern() -> &'static str {
+    static PATTERN: LazyLock<String> = LazyLock::new(|| {
+        let refused = refused_class();
+        format!("^[^{refused}]*[^\\s\\u200B-\\u200D\\u2060{refused}][^{refused}]*$")
+    });
+    &PATTERN
+}
 
-/// Checks a human-entered text field: trimmed, no control characters, a length in
+/// Checks a human-entered text field: trimmed, no refused characters, a length in
 /// characters (not bytes, so "サーバー" is four).
 fn text(value: &str, what: &str, min: usize, max: usize) -> Result<String, InvalidValue> {
     let value = value.trim();
     if value.chars().any(char::is_control) {
-        return Err(InvalidValue(format!(
-            "{what} must not contain control characters"
-        )));
+        return Err(InvalidValue::new(
+            Refusal::ControlCharacters,
+            format!("{what} must not contain control characters"),
+        ));
     }
-    // Direction overrides and byte-order marks make text display other than it reads
-    // (a classic spoofing trick). The zero-width joiner stays: emoji sequences need it.
-    if value
-        .chars()
-        .any(|c| BIDI_CONTROLS.contains(&c) || c == '\u{FEFF}')
-    {
-        return Err(InvalidValue(format!(
-            "{what} must not contain invisible formatting characters"
-        )));
+    if value.chars().any(is_refused_char) {
+        return Err(InvalidValue::new(
+            Refusal::InvisibleCharacters,
+            format!("{what} must not contain invisible formatting characters"),
+        ));
     }
     let visible = value
         .chars()
         .any(|c| !c.is_whitespace() && !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'));
     if min > 0 && !visible {
-        return Err(InvalidValue(format!("{what} is required")));
+        return Err(InvalidValue::new(
+            Refusal::Required,
+            format!("{what} is required"),
+        ));
     }
     let len = value.chars().count();
     if len < min {
-        return Err(InvalidValue(if min == 1 {
-            format!("{what} is required")
+        return Err(if min == 1 {
+            InvalidValue::new(Refusal::Required, format!("{what} is required"))
         } else {
-            format!("{what} must be at least {min} characters")
-        }));
+            InvalidValue::new(
+                Refusal::TooShort { min },
+                format!("{what} must be at least {min} characters"),
+            )
+        });
     }
     if len > max {
-        return Err(InvalidValue(format!(
-            "{what} must be at most {max} characters (got {len})"
-        )));
+        return Err(InvalidValue::new(
+            Refusal::TooLong { max },
+            format!("{what} must be at most {max} characters (got {len})"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -143,8 +169,13 @@ text_value!(
 impl OperatingSystem {
     /// The form the listing index is keyed by, so `Linux` and `linux` list together.
     pub fn index_key(&self) -> String {
-        self.0.to_lowercase()
+        os_index_key(&self.0)
     }
+}
+
+/// [`OperatingSystem::index_key`] of any stored `os` text (2019 items were never checked).
+pub fn os_index_key(os: &str) -> String {
+    os.to_lowercase()
 }
 
 macro_rules! bounded_number {
@@ -162,10 +193,13 @@ macro_rules! bounded_number {
                 if (i64::from(Self::MIN)..=i64::from(Self::MAX)).contains(&value) {
                     Ok(Self(value as $int))
                 } else {
-                    Err(InvalidValue(format!(
-                        "{} must be a whole number from {} to {} (got {value})",
-                        $what, Self::MIN, Self::MAX
-                    )))
+                    Err(InvalidValue::new(
+                        Refusal::OutOfRange { min: Self::MIN.into(), max: Self::MAX.into() },
+                        format!(
+                            "{} must be a whole number from {} to {} (got {value})",
+                            $what, Self::MIN, Self::MAX
+                        ),
+                    ))
                 }
             }
 
@@ -221,16 +255,22 @@ impl ImageUrl {
         // The URL parser silently drops tabs and newlines; refuse them instead of storing
         // text that differs from the URL it stands for.
         if value.chars().any(char::is_control) {
-            return Err(InvalidValue(
-                "image must not contain control characters".to_owned(),
+            return Err(InvalidValue::new(
+                Refusal::ControlCharacters,
+                "image must not contain control characters",
             ));
         }
         let len = value.chars().count();
         if len > Self::MAX_CHARS {
-            return Err(InvalidValue(format!(
-                "image must be at most {} characters (got {len})",
-                Self::MAX_CHARS
-            )));
+            return Err(InvalidValue::new(
+                Refusal::TooLong {
+                    max: Self::MAX_CHARS,
+                },
+                format!(
+                    "image must be at most {} characters (got {len})",
+                    Self::MAX_CHARS
+                ),
+            ));
         }
         match url::Url::parse(value) {
             Ok(url)
@@ -242,10 +282,14 @@ impl ImageUrl {
                 // Kept as sent (trimmed), like every field: escaping is the page's job.
                 Ok(Self(value.to_owned()))
             }
-            Ok(_) => Err(InvalidValue(
-                "image must be an https:// URL without credentials".to_owned(),
+            Ok(_) => Err(InvalidValue::new(
+                Refusal::InvalidUrl,
+                "image must be an https:// URL without credentials",
             )),
-            Err(err) => Err(InvalidValue(format!("image is not a valid URL: {err}"))),
+            Err(err) => Err(InvalidValue::new(
+                Refusal::InvalidUrl,
+                format!("image is not a valid URL: {err}"),
+            )),
         }
     }
 
@@ -305,15 +349,43 @@ mod tests {
             "name is required"
         );
         assert!(ServerName::parse("👨\u{200D}👩\u{200D}👧").is_ok());
+        // U+061C ARABIC LETTER MARK is a Bidi_Control like the direction marks.
+        let mark = ServerName::parse("a\u{061C}b").unwrap_err();
+        assert_eq!(mark.refusal(), Refusal::InvisibleCharacters);
+        // Variation selectors and tag sequences (the flag of Scotland) are emoji.
+        assert!(ServerName::parse("❤\u{FE0F}").is_ok());
+        assert!(
+            ServerName::parse("🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}").is_ok()
+        );
         assert_eq!(PetName::parse("\u{200B}").unwrap().as_str(), "\u{200B}");
     }
 
     /// Text mixing the characters the rules are about with arbitrary ones.
     fn tricky_text() -> impl Strategy<Value = String> {
         let special = prop::sample::select(vec![
-            ' ', '\t', '\n', '\u{0}', '\u{7F}', '\u{85}', '\u{9F}', '\u{A0}', '\u{200B}',
-            '\u{200D}', '\u{200E}', '\u{202E}', '\u{2060}', '\u{2066}', '\u{2069}', '\u{3000}',
-            '\u{FEFF}', 'a', '鯖', '👍',
+            ' ',
+            '\t',
+            '\n',
+            '\u{0}',
+            '\u{7F}',
+            '\u{85}',
+            '\u{9F}',
+            '\u{A0}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{3000}',
+            '\u{FEFF}',
+            '\u{061C}',
+            '\u{FE0F}',
+            '\u{E0067}',
+            'a',
+            '鯖',
+            '👍',
         ]);
         prop::collection::vec(prop_oneof![special, any::<char>()], 0..8)
             .prop_map(|chars| chars.into_iter().collect())
@@ -322,7 +394,7 @@ mod tests {
     proptest! {
         #[test]
         fn the_published_patterns_agree_with_the_rules(s in tricky_text()) {
-            for (min, pattern) in [(0, TEXT_PATTERN), (1, REQUIRED_TEXT_PATTERN)] {
+            for (min, pattern) in [(0, text_pattern()), (1, required_text_pattern())] {
                 let pattern = regex::Regex::new(pattern).unwrap();
                 let accepted = text(&s, "field", min, 100).is_ok();
                 if pattern.is_match(&s) {

@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::Route;
 use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::Problem;
+use crate::serve::{ConnectionLimits, serve};
 
 /// The bounds every service runs within.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +25,7 @@ pub struct Limits {
     /// Longest a request may take before it is answered 503. Longer than the DynamoDB
     /// client's whole-operation timeout, so a store outage answers first, as a 503.
     pub request_timeout: Duration,
-    /// Largest request body accepted (413 beyond).
+    /// Largest request body accepted (413 beyond; at once when `Content-Length` says so).
     pub body_bytes: usize,
     /// Requests handled at once; more are shed with 503 rather than queued into
     /// collapse.
@@ -33,6 +33,7 @@ pub struct Limits {
     /// After SIGTERM, how long in-flight requests may finish; well inside ECS's 30 s
     /// stop timeout.
     pub drain: Duration,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Limits {
@@ -42,6 +43,7 @@ impl Default for Limits {
             body_bytes: 16 * 1024,
             concurrency: 512,
             drain: Duration::from_secs(20),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -51,7 +53,7 @@ impl Default for Limits {
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    drain: Duration,
+    limits: Limits,
 }
 
 impl Application {
@@ -68,20 +70,18 @@ impl Application {
         let routes = routes
             .layer(
                 ServiceBuilder::new()
-                    .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                        Problem::unavailable("The service is busy; please retry shortly.")
-                            .into_response()
-                    }))
+                    .layer(HandleErrorLayer::new(answer_shed_or_timed_out))
                     .load_shed()
                     .concurrency_limit(limits.concurrency)
-                    .layer(TimeoutLayer::with_status_code(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        limits.request_timeout,
-                    )),
+                    .timeout(limits.request_timeout),
             )
             // Enforced by the body extractors (Json, Form, Bytes), whose rejection each
             // service maps to its own 413.
             .layer(DefaultBodyLimit::max(limits.body_bytes))
+            .layer(axum::middleware::from_fn_with_state(
+                limits.body_bytes,
+                refuse_declared_oversize,
+            ))
             // Outermost on the routes, so a shed or timed-out request is traced too; health
             // and readiness are merged after it and so are never traced.
             .layer(axum::middleware::from_fn(telemetry::http::trace_requests));
@@ -89,7 +89,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            drain: limits.drain,
+            limits,
         })
     }
 
@@ -124,25 +124,57 @@ impl Application {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(true);
-        });
-        let drain = self.drain;
-        let deadline = async move {
-            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
-            tokio::time::sleep(drain).await;
-        };
-        tokio::select! {
-            served = server.into_future() => served,
-            () = deadline => {
-                tracing::warn!(?drain, "requests still running after the drain time; exiting anyway");
-                Ok(())
-            }
-        }
+        let Self {
+            listener,
+            router,
+            limits,
+        } = self;
+        serve(listener, router, limits.connections, limits.drain, stop).await
     }
+}
+
+/// A request shed under load never ran: nothing happened. One that timed out may have
+/// changed something if it was a write, and says so.
+async fn answer_shed_or_timed_out(method: Method, err: tower::BoxError) -> Response {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        return Problem::unavailable("The service is busy; please retry shortly.").into_response();
+    }
+    if !err.is::<tower::timeout::error::Elapsed>() {
+        return Problem::internal()
+            .caused_by(tracing::Level::ERROR, ServiceError(err.to_string()))
+            .into_response();
+    }
+    if method.is_safe() {
+        Problem::unavailable("The request took too long; please retry shortly.").into_response()
+    } else {
+        Problem::outcome_unknown(
+            "The request took too long to finish, so whether it changed anything is unknown. \
+             Repeating it with the same Idempotency-Key is safe: it is never applied twice.",
+        )
+        .into_response()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ServiceError(String);
+
+/// A body declared (by `Content-Length`) larger than the limit is refused before any of
+/// it is read.
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "The body is too large.")
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Completes on Ctrl-C or SIGTERM (what ECS sends to stop a task).

@@ -4,21 +4,24 @@
 
 mod app;
 pub mod config;
+pub mod extract;
 mod fallback;
 mod health;
-mod json;
 mod main_entry;
 pub mod openapi;
 mod problem;
+mod serve;
 #[cfg(feature = "store")]
-mod store_errors;
+mod store;
 
 pub use app::{Application, Limits, shutdown_signal};
 pub use config::ConfigError;
 pub use fallback::with_api_fallbacks;
 pub use health::{ServiceInfo, health_router};
-pub use json::ApiJson;
 pub use main_entry::run_service;
-pub use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem};
+pub use problem::{
+    CONTENT_TYPE as PROBLEM_CONTENT_TYPE, OUTCOME_UNKNOWN, Problem, RETRY_AFTER_SECONDS,
+};
+pub use serve::ConnectionLimits;
 #[cfg(feature = "store")]
-pub use store_errors::build_on_store;
+pub use store::build_on_store;

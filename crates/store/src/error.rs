@@ -1,5 +1,7 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use crate::traced::Failed;
+
 type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// What can go wrong in the store, as callers need to tell it apart.
@@ -15,9 +17,13 @@ pub enum StoreError {
     #[error("the cursor is not valid here: {0}")]
     InvalidCursor(&'static str),
     /// DynamoDB could not be reached, was throttling, or timed out after the SDK's own
-    /// retries; trying again later may work.
+    /// retries, and nothing was written; trying again later may work.
     #[error("the residents database is unavailable")]
     Unavailable(#[source] Cause),
+    /// A write may have been applied: an attempt reached DynamoDB (or may have) and no
+    /// answer came back. Repeating it with the same idempotency key or token is safe.
+    #[error("the residents database did not confirm the write")]
+    OutcomeUnknown(#[source] Cause),
     #[error("the residents database failed")]
     Internal(#[source] Cause),
 }
@@ -25,6 +31,30 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn internal(cause: impl Into<Cause>) -> Self {
         Self::Internal(cause.into())
+    }
+
+    /// A failed write: unknown if any attempt may have been applied unheard, otherwise
+    /// as a read's failure.
+    pub(crate) fn from_write<E, R>(failed: Failed<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if failed.attempts.unanswered {
+            Self::OutcomeUnknown(Box::new(failed.error))
+        } else {
+            failed.error.into()
+        }
+    }
+}
+
+impl<E, R> From<Failed<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(failed: Failed<E, R>) -> Self {
+        failed.error.into()
     }
 }
 
@@ -37,7 +67,6 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "ResourceNotFoundException",
-    "TransactionInProgressException",
 ];
 
 impl<E, R> From<SdkError<E, R>> for StoreError

@@ -11,15 +11,19 @@ pub mod client;
 mod cursor;
 mod dynamo;
 mod error;
+mod interceptors;
 mod item;
 mod ops;
 pub mod seed;
 pub mod table;
 mod traced;
+mod transport;
 
-pub use client::{TableName, dynamodb_client};
-pub use dynamo::{DynamoStore, MigrationReport, error_chain};
+pub use client::{Connection, TableName, dynamodb_client};
+pub use dynamo::{DynamoStore, MigrationReport};
 pub use error::StoreError;
 pub use ops::{
-    Admission, ListQuery, Page, Readiness, ResidentAdmitter, ResidentFeeder, ResidentReader,
+    Admission, Feeding, ListQuery, Page, Readiness, ResidentAdmitter, ResidentFeeder,
+    ResidentReader,
 };
+pub use transport::CA_BUNDLE_VAR;

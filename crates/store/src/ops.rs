@@ -34,16 +34,27 @@ pub trait ResidentReader: Send + Sync + std::fmt::Debug {
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;
 }
 
+/// The outcome of a feeding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feeding {
+    /// The resident after this feeding (or, for a replay, as it is now).
+    pub resident: Resident,
+    /// `true` when this token's feeding was already applied and this one only replays
+    /// it.
+    pub replayed: bool,
+}
+
 #[async_trait]
 pub trait ResidentFeeder: Send + Sync + std::fmt::Debug {
-    /// Happiness +1 (never past 10), `feed_count` +1, `last_fed_at` now: one atomic write.
-    async fn feed(&self, ckid: &ResidentId) -> Result<Resident, StoreError>;
+    /// Happiness +1 (never past 10), `feed_count` +1, `last_fed_at` now: one atomic write,
+    /// applied once per `token` (a repeat with the same token replays it).
+    async fn feed(&self, ckid: &ResidentId, token: &IdempotencyKey) -> Result<Feeding, StoreError>;
 }
 
 #[async_trait]
 pub trait ResidentAdmitter: Send + Sync + std::fmt::Debug {
-    /// Stores a new resident. With a key, the resident and the key's record are written
-    /// in one transaction, so a retry replays the first answer and never admits twice.
+    /// Stores a new resident. With a key, a retry replays the first answer and never
+    /// admits twice; a different registration under the same key is a conflict.
     async fn admit(
         &self,
         new: &NewResident,

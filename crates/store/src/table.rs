@@ -31,8 +31,20 @@ pub mod attr {
     pub const REGISTERED_AT: &str = "registered_at";
     /// Lower-cased `os`, the partition of the by-OS index.
     pub const OS_KEY: &str = "os_key";
+    /// Epoch seconds after which DynamoDB's TTL may delete an item (no resident has it;
+    /// records of earlier versions, such as `idempotency#` keys, do).
     pub const EXPIRES_AT: &str = "expires_at";
+    /// The tokens of the resident's last feedings (`item::REMEMBERED_FEEDINGS`).
+    pub const RECENT_FEEDS: &str = "recent_feeds";
+    /// The admitted registration's fingerprint (`NewResident::fingerprint`).
+    pub const FINGERPRINT: &str = "fingerprint";
+    /// Epoch seconds until which the admission's `Idempotency-Key` is remembered.
+    pub const KEY_UNTIL: &str = "key_until";
 }
+
+/// Keys of the table's own records (the fault switchboard; idempotency records of
+/// earlier versions) contain this, which no resident id can (`domain::ResidentId`).
+pub const RECORD_MARK: &str = "#";
 
 /// Every resident that should be listed has `listing = "resident"`. One partition keeps
 /// the newest-first Query a single call; at Cuddle Kube's write rate (people filling in a
@@ -119,8 +131,9 @@ pub async fn create_table(client: &Client, table: &TableName) -> Result<Created,
     }
     let created = match traced("CreateTable", table.as_str(), request.send()).await {
         Ok(_) => Created::New,
-        Err(err)
-            if err
+        Err(failed)
+            if failed
+                .error
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {

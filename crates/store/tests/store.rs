@@ -199,14 +199,16 @@ async fn feeding_raises_happiness_to_ten_and_counts_every_feed() {
         .await
         .unwrap()
         .resident;
-    let fed = store.feed(&resident.ckid).await.unwrap();
+    let fed = store.feed(&resident.ckid, &token()).await.unwrap();
+    assert!(!fed.replayed);
+    let fed = fed.resident;
     assert_eq!((fed.happiness, fed.feed_count), (2, 1));
     assert!(fed.last_fed_at.is_some());
     assert_eq!(store.get(&resident.ckid).await.unwrap(), fed);
 
     let missing = ResidentId::parse("nobody").unwrap();
     assert!(matches!(
-        store.feed(&missing).await,
+        store.feed(&missing, &token()).await,
         Err(StoreError::NotFound)
     ));
     assert!(
@@ -228,12 +230,19 @@ async fn fifty_concurrent_feeds_are_exact() {
         .map(|_| {
             let store = store.clone();
             let ckid = ckid.clone();
-            tokio::spawn(async move { store.feed(&ckid).await })
+            tokio::spawn(async move { store.feed(&ckid, &token()).await })
         })
         .collect();
+    let mut counts = HashSet::new();
     for feed in feeds {
         let fed = feed.await.unwrap().unwrap();
-        assert!(fed.happiness <= 10);
+        assert!(fed.resident.happiness <= 10);
+        assert!(!fed.replayed);
+        // Each feeding answers with its own result: no two see the same count.
+        assert!(
+            counts.insert(fed.resident.feed_count),
+            "a count answered twice"
+        );
     }
     let after = store.get(&ckid).await.unwrap();
     assert_eq!(after.happiness, 10);
@@ -281,8 +290,8 @@ async fn twenty_concurrent_admissions_with_one_key_make_one_resident() {
     ));
     assert_eq!(
         all_items(&store).await.len(),
-        2,
-        "resident + key record only"
+        1,
+        "one item: the resident, which remembers its key"
     );
 }
 
@@ -292,7 +301,7 @@ async fn replay_answers_the_first_result_even_after_feeding() {
     let new = new_resident("retry me", "linux");
     let key = IdempotencyKey::parse("k").unwrap();
     let first = store.admit(&new, Some(&key)).await.unwrap();
-    store.feed(&first.resident.ckid).await.unwrap();
+    store.feed(&first.resident.ckid, &token()).await.unwrap();
     let again = store.admit(&new, Some(&key)).await.unwrap();
     assert!(again.replayed);
     assert_eq!(again.resident, first.resident);
@@ -304,13 +313,14 @@ async fn an_expired_key_is_free_again() {
     let new = new_resident("later", "linux");
     let key = IdempotencyKey::parse("old-key").unwrap();
     let first = store.admit(&new, Some(&key)).await.unwrap().resident;
-    // Age the key's record past its 24 h, as DynamoDB's lagging TTL may leave it.
+    assert_eq!(first.ckid, ResidentId::for_key(&key, 0));
+    // Age the key past its 24 h.
     store
         .client()
         .update_item()
         .table_name(store.table().as_str())
-        .key("ckid", AttributeValue::S("idempotency#old-key".into()))
-        .update_expression("SET expires_at = :past")
+        .key("ckid", AttributeValue::S(first.ckid.to_string()))
+        .update_expression("SET key_until = :past")
         .expression_attribute_values(":past", AttributeValue::N("1000".into()))
         .send()
         .await
@@ -318,36 +328,31 @@ async fn an_expired_key_is_free_again() {
     let second = store.admit(&new, Some(&key)).await.unwrap();
     assert!(!second.replayed);
     assert_ne!(second.resident.ckid, first.ckid);
+    // And the key now means the second admission.
+    let third = store.admit(&new, Some(&key)).await.unwrap();
+    assert!(third.replayed);
+    assert_eq!(third.resident, second.resident);
 }
 
 #[tokio::test]
-async fn idempotency_records_expire_by_ttl_in_24_hours() {
+async fn a_key_is_remembered_for_24_hours_on_the_resident_it_admitted() {
     let store = fresh_store().await;
     let before = time::OffsetDateTime::now_utc().unix_timestamp();
-    store
-        .admit(
-            &new_resident("ttl", "linux"),
-            Some(&IdempotencyKey::parse("ttl").unwrap()),
-        )
+    let key = IdempotencyKey::parse("ttl").unwrap();
+    let admitted = store
+        .admit(&new_resident("ttl", "linux"), Some(&key))
         .await
-        .unwrap();
-    let record = raw_item(&store, "idempotency#ttl").await.unwrap();
-    let AttributeValue::N(expires) = &record["expires_at"] else {
-        panic!("expires_at is not a number")
+        .unwrap()
+        .resident;
+    let item = raw_item(&store, admitted.ckid.as_str()).await.unwrap();
+    let AttributeValue::N(until) = &item["key_until"] else {
+        panic!("key_until is not a number")
     };
-    let expires: i64 = expires.parse().unwrap();
-    assert!((before + 86_400..=before + 86_400 + 60).contains(&expires));
-    let ttl = store
-        .client()
-        .describe_time_to_live()
-        .table_name(store.table().as_str())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ttl.time_to_live_description().unwrap().attribute_name(),
-        Some("expires_at")
-    );
+    let until: i64 = until.parse().unwrap();
+    assert!((before + 86_400..=before + 86_400 + 60).contains(&until));
+    // One item per admission: no record beside the resident, and no TTL on it.
+    assert_eq!(all_items(&store).await.len(), 1);
+    assert!(!item.contains_key("expires_at"));
 }
 
 #[tokio::test]
@@ -414,7 +419,7 @@ async fn legacy_items_read_and_list_after_migration() {
         "a second migration changed the item"
     );
 
-    let fed = store.feed(&ck1).await.unwrap();
+    let fed = store.feed(&ck1, &token()).await.unwrap().resident;
     assert_eq!((fed.happiness, fed.feed_count), (2, 1));
 }
 
@@ -478,7 +483,7 @@ async fn an_unreachable_database_is_unavailable_and_says_nothing_of_the_sdk() {
 
 #[tokio::test]
 async fn the_store_recovers_when_dynamodb_comes_back() {
-    let mut local = test_support::PrivateDynamoDbLocal::start().await;
+    let mut local = test_support::PrivateDynamoDbLocal::start();
     let store = local.fresh_store().await;
     store.ready().await.unwrap();
     local.stop();
@@ -486,7 +491,7 @@ async fn the_store_recovers_when_dynamodb_comes_back() {
         store.ready().await,
         Err(StoreError::Unavailable(_))
     ));
-    local.resume().await;
+    local.restart();
     // In-memory data went with the process; the same client works once the table is back.
     create_table(store.client(), store.table()).await.unwrap();
     store.ready().await.unwrap();
@@ -500,11 +505,8 @@ async fn the_store_recovers_when_dynamodb_comes_back() {
     );
 }
 
-/// The feed relies on this: DynamoDB applies a TransactWriteItems once per
-/// ClientRequestToken, so an SDK retry of an applied attempt changes nothing.
 #[tokio::test]
-async fn a_repeated_client_request_token_applies_once() {
-    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+async fn a_feeding_repeated_with_its_token_is_replayed_not_applied_again() {
     let store = fresh_store().await;
     let ckid = store
         .admit(&new_resident("once", "linux"), None)
@@ -512,22 +514,39 @@ async fn a_repeated_client_request_token_applies_once() {
         .unwrap()
         .resident
         .ckid;
-    let send = || {
-        let update = Update::builder()
-            .table_name(store.table().as_str())
-            .key("ckid", AttributeValue::S(ckid.to_string()))
-            .update_expression("SET feed_count = feed_count + :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .build()
-            .unwrap();
-        store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .client_request_token("the-same-token")
-            .send()
-    };
-    send().await.unwrap();
-    send().await.unwrap();
+    let key = IdempotencyKey::parse("feed-once").unwrap();
+    let first = store.feed(&ckid, &key).await.unwrap();
+    let again = store.feed(&ckid, &key).await.unwrap();
+    assert!(!first.replayed);
+    assert!(again.replayed);
+    assert_eq!(again.resident, first.resident);
     assert_eq!(store.get(&ckid).await.unwrap().feed_count, 1);
+    // Remembered while fewer than 16 other feedings came after it.
+    for _ in 0..15 {
+        store.feed(&ckid, &token()).await.unwrap();
+    }
+    assert!(store.feed(&ckid, &key).await.unwrap().replayed);
+    assert_eq!(store.get(&ckid).await.unwrap().feed_count, 16);
+}
+
+#[tokio::test]
+async fn a_resident_at_ten_is_fed_and_counted_and_stays_at_ten() {
+    let store = fresh_store().await;
+    let mut new = new_resident("content", "linux");
+    new.happiness = domain::Happiness::parse(9).unwrap();
+    let ckid = store.admit(&new, None).await.unwrap().resident.ckid;
+    for count in 1..=3 {
+        let fed = store.feed(&ckid, &token()).await.unwrap().resident;
+        assert_eq!((fed.happiness, fed.feed_count), (10, count));
+    }
+    // The remembered tokens stay a fixed number, however often it is fed.
+    let item = raw_item(&store, ckid.as_str()).await.unwrap();
+    let AttributeValue::L(marks) = &item["recent_feeds"] else {
+        panic!("recent_feeds is not a list: {item:?}");
+    };
+    assert_eq!(marks.len(), 16);
+}
+
+fn token() -> IdempotencyKey {
+    IdempotencyKey::random()
 }

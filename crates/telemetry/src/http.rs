@@ -11,11 +11,24 @@ use opentelemetry::trace::TraceContextExt;
 use tracing::{Instrument, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::access_log;
 use crate::metrics::record_http_request;
 use crate::xray::{self, Continuation, HEADER, format_trace_id};
 
 /// Paths that are probed constantly and not worth a trace.
 const UNTRACED: [&str; 2] = ["/health", "/ready"];
+
+/// An answer slower than this is always logged (and kept by the collectors' sampling).
+pub const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What went wrong behind a response, put in its extensions by whoever made it (a
+/// service's error type) so that the request's log line carries the whole cause chain
+/// at `level`: logged once, where the answer is made, not where the error is converted.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub level: tracing::Level,
+    pub cause: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+}
 
 /// axum middleware (`axum::middleware::from_fn(telemetry::http::trace_requests)`, added
 /// with `Router::layer` so the matched route is known): one server span per request,
@@ -70,12 +83,29 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
+    // The request's one log line: always for failures and slow answers (with the
+    // cause, when the answer says what it was), sampled by trace ID otherwise.
+    let failure = response.extensions_mut().remove::<Failure>();
     span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "answered {name}"
-        );
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        let status = status.as_u16();
+        match failure {
+            Some(Failure { level, cause }) => {
+                let error = crate::errors::display(&*cause);
+                if level == tracing::Level::ERROR {
+                    tracing::error!(status, elapsed_ms, error, "answered {name}");
+                } else {
+                    tracing::warn!(status, elapsed_ms, error, "answered {name}");
+                }
+            }
+            None if status >= 500 || elapsed >= SLOW_REQUEST => {
+                tracing::warn!(status, elapsed_ms, "answered {name}");
+            }
+            None if access_log::keeps(trace_id) => {
+                tracing::info!(status, elapsed_ms, "answered {name}");
+            }
+            None => {}
+        }
     });
     record_http_request(
         &method,
@@ -100,12 +130,83 @@ pub fn current_trace_id() -> Option<String> {
         .then(|| format_trace_id(span_context.trace_id()))
 }
 
-/// An HTTP client whose every call is a client span and carries `X-Amzn-Trace-Id`
-/// (reqwest-tracing injects with the process-wide X-Ray propagator).
+/// An HTTP client whose every call is a client span carrying `X-Amzn-Trace-Id` (in the
+/// process-wide X-Ray propagator's form). Name the service a call goes to with
+/// [`Remote`] in the request's extensions, so traces and X-Ray's service map show the
+/// callee.
+///
+/// The span middleware is ours: reqwest-tracing, the maintained one, has no release for
+/// the OpenTelemetry version the rest of the workspace uses.
 pub fn client(
     builder: reqwest::ClientBuilder,
 ) -> reqwest::Result<reqwest_middleware::ClientWithMiddleware> {
     Ok(reqwest_middleware::ClientBuilder::new(builder.build()?)
-        .with(reqwest_tracing::TracingMiddleware::default())
+        .with(ClientSpans)
         .build())
+}
+
+/// The service a request goes to (`peer.service`, `aws.remote.service`), as
+/// `request.with_extension(Remote("register"))`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote(pub &'static str);
+
+#[derive(Debug)]
+struct ClientSpans;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for ClientSpans {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut axum::http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let remote = extensions.get::<Remote>().map(|r| r.0);
+        let method = request.method().as_str().to_owned();
+        let url = request.url();
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let name = format!("{method} {}", remote.unwrap_or(&host));
+        let span = tracing::info_span!(
+            "http.client",
+            otel.name = %name,
+            otel.kind = "client",
+            otel.status_code = field::Empty,
+            http.request.method = %method,
+            url.full = %format_args!("{}://{}{}", url.scheme(), url.authority(), url.path()),
+            server.address = %host,
+            server.port = url.port_or_known_default(),
+            peer.service = remote,
+            aws.remote.service = remote,
+            http.response.status_code = field::Empty,
+            error.type = field::Empty,
+        );
+        let context = span.context();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(
+                &context,
+                &mut opentelemetry_http::HeaderInjector(request.headers_mut()),
+            );
+        });
+        let result = next.run(request, extensions).instrument(span.clone()).await;
+        match &result {
+            Ok(response) => {
+                let status = response.status();
+                span.record("http.response.status_code", status.as_u16());
+                if status.is_server_error() {
+                    span.record("otel.status_code", "ERROR");
+                    span.record("error.type", status.as_str());
+                }
+            }
+            Err(err) => {
+                let kind = if err.is_timeout() {
+                    "timeout"
+                } else {
+                    "transport"
+                };
+                span.record("error.type", kind);
+                crate::span::record_exception(&span, kind, &crate::errors::display(err));
+            }
+        }
+        result
+    }
 }

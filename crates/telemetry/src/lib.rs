@@ -13,15 +13,20 @@
 //! Services use [`http::trace_requests`] on their routes and [`http::client`] for calls
 //! out; the store traces its DynamoDB calls itself.
 
+mod access_log;
+pub mod errors;
 pub mod http;
 mod logs;
 pub mod metrics;
 mod resource;
+pub mod span;
 pub mod xray;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig as _};
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::metrics::{
+    Aggregation, Instrument, InstrumentKind, SdkMeterProvider, Stream,
+};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -70,6 +75,22 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Every histogram as a base-2 exponential histogram: a collector's CloudWatch (EMF)
+/// exporter sends those as values and counts, from which CloudWatch computes any
+/// percentile (p99 included); explicit buckets would give it only min, max, sum, count.
+fn exponential_histograms(instrument: &Instrument) -> Option<Stream> {
+    (instrument.kind() == InstrumentKind::Histogram).then(|| {
+        Stream::builder()
+            .with_aggregation(Aggregation::Base2ExponentialHistogram {
+                max_size: 160,
+                max_scale: 20,
+                record_min_max: true,
+            })
+            .build()
+            .ok()
+    })?
+}
+
 fn env_set(name: &str) -> bool {
     std::env::var(name).is_ok_and(|value| !value.trim().is_empty())
 }
@@ -83,6 +104,8 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
             .map_err(|err| format!("RUST_LOG={directives:?} is not a valid filter: {err}"))?,
         _ => EnvFilter::new("info"),
     };
+    access_log::configure()?;
+    metrics::set_scope(service);
     let resource = resource::detect(service);
     let service_name = resource::service_name(&resource);
 
@@ -111,6 +134,7 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
             .map_err(|err| format!("OTEL_EXPORTER_OTLP_ENDPOINT: cannot export metrics: {err}"))?;
         let provider = SdkMeterProvider::builder()
             .with_periodic_exporter(exporter)
+            .with_view(exponential_histograms)
             .with_resource(resource)
             .build();
         opentelemetry::global::set_meter_provider(provider.clone());

@@ -84,14 +84,8 @@ impl Visit for Fields<'_> {
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         // The whole cause chain, so a failure's log line says why.
-        let mut text = value.to_string();
-        let mut source = value.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        self.0.insert(field.name().into(), text.into());
+        self.0
+            .insert(field.name().into(), crate::errors::display(value).into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0

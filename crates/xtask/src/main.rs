@@ -8,12 +8,14 @@
 //!   `dev_check.rs`.
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
 //!   checking each step; see `containers.rs`.
+//! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
 
 mod containers;
 mod dev;
 mod dev_check;
 mod dynamodb_local;
 mod http;
+mod infra;
 mod test;
 
 use std::process::ExitCode;
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
         Some("dev") => dev::run(),
         Some("dev-check") => dev_check::run(),
         Some("containers") => containers::run(args.collect()),
+        Some("infra") => infra::run(),
         Some("dynamodb-local") => dynamodb_local::serve_forever(),
         _ => {
             eprintln!(
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
                  dev               run the whole stack natively (DynamoDB Local + 3 services)\n  \
                  dev-check         start `dev`, check every URL it prints, fuzz the APIs, Ctrl-C it, check nothing is left\n  \
                  containers        lint, build and check the images and the compose stack\n  \
+                 infra             lint the CloudFormation templates and rehearse their deploy in moto\n  \
                  dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
             );
             return ExitCode::from(2);

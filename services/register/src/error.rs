@@ -9,11 +9,12 @@ use store::StoreError;
 
 /// Why a request was not admitted.
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 422 with every refused field under `errors`.
     Invalid(ValidationErrors),
-    /// Mapped by service-kit: 409 for a reused key, 503 (with `Retry-After`) when
-    /// DynamoDB is unavailable, an opaque 500 otherwise (the cause is logged there).
+    /// As service-kit answers the store: 409 for a reused key, 503 (with `Retry-After`)
+    /// when DynamoDB is unavailable or did not confirm the write, an opaque 500 otherwise
+    /// (the cause goes on the request's log line).
     Store(StoreError),
 }
 

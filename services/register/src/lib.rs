@@ -6,21 +6,24 @@
 //! `Idempotency-Key` makes a retry replay the first answer instead of admitting twice.
 //! `GET /openapi.json` describes it.
 //!
-//! `main.rs` only calls [`build`]; tests call [`build_with_store`] with a store on
-//! a fresh DynamoDB Local table and port 0.
+//! Layout, as in server-listing: `routes.rs` (handlers), `extract.rs` (this API's own
+//! extractors), `error.rs` (its error type), `api_doc.rs` (its OpenAPI document).
+//! `main.rs` only calls [`build`]; tests call [`build_with_store`] with a store on a
+//! fresh DynamoDB Local table and port 0.
 
-pub mod api_doc;
+mod api_doc;
 mod error;
-pub mod registrations;
+mod extract;
+mod routes;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::post;
+use faults::Faults;
 use service_kit::{Application, Limits, ServiceInfo, health_router, with_api_fallbacks};
 use store::{DynamoStore, ResidentAdmitter};
-
-pub use error::ApiError;
+use utoipa::OpenApi as _;
 
 pub const INFO: ServiceInfo = ServiceInfo::new("register");
 
@@ -33,18 +36,26 @@ pub struct AppState {
 /// The service's routes (health and readiness are added by [`build_with_store`]).
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route(registrations::PATH, post(registrations::register))
-        .route(api_doc::PATH, get(api_doc::openapi_json))
-        .with_state(state);
+        .route(routes::PATH, post(routes::register))
+        .with_state(state)
+        .merge(service_kit::openapi::document_router(
+            api_doc::ApiDoc::openapi(),
+        ));
     with_api_fallbacks(routes)
 }
 
 /// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
 pub async fn build() -> Result<Application, String> {
-    service_kit::build_on_store(build_with_store).await
+    service_kit::build_on_store(INFO, build_with_store).await
 }
 
-pub async fn build_with_store(port: u16, store: DynamoStore) -> std::io::Result<Application> {
+/// Binds `port` (0 for any) over `store`. register acts on no fault of its own beyond
+/// its store's (`faults` reach it through the store's client).
+pub async fn build_with_store(
+    port: u16,
+    store: DynamoStore,
+    _faults: Faults,
+) -> std::io::Result<Application> {
     let state = AppState {
         admitter: Arc::new(store.clone()),
     };

@@ -6,12 +6,17 @@
 //! `POST /v1/servers/{ckid}/feed` feeds one atomically. Every error is
 //! `application/problem+json`; `GET /openapi.json` describes it all.
 //!
-//! `main.rs` only calls [`build`]; tests call [`build_with_store`] with a store on
-//! a fresh DynamoDB Local table and port 0, or [`router`] with any [`AppState`].
+//! Layout, as in register: `routes.rs` (handlers), `extract.rs` (this API's own
+//! extractor input), `error.rs` (its error type), `api_doc.rs` (its OpenAPI document),
+//! and `faults.rs` (the faults it acts on itself). `main.rs` only calls [`build`]; tests
+//! call [`build_with_store`] with a store on a fresh DynamoDB Local table and port 0,
+//! or [`router`] with any [`AppState`].
 
-pub mod api_doc;
+mod api_doc;
+mod error;
 mod extract;
-pub mod servers;
+mod faults;
+mod routes;
 
 use std::sync::Arc;
 
@@ -19,6 +24,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use service_kit::{Application, Limits, ServiceInfo, health_router, with_api_fallbacks};
 use store::{DynamoStore, ResidentFeeder, ResidentReader};
+use utoipa::OpenApi as _;
+
+pub use routes::ServerPage;
 
 pub const INFO: ServiceInfo = ServiceInfo::new("server-listing");
 
@@ -29,27 +37,39 @@ pub struct AppState {
     pub feeder: Arc<dyn ResidentFeeder>,
 }
 
-/// The service's routes (health and readiness are added by [`build_with_store`]).
-pub fn router(state: AppState) -> Router {
+/// The service's routes, acting on `faults` (health and readiness are added by
+/// [`build_with_store`]).
+pub fn router(state: AppState, faults: ::faults::Faults) -> Router {
     let routes = Router::new()
-        .route(servers::LIST_PATH, get(servers::list_servers))
-        .route(servers::ONE_PATH, get(servers::get_server))
-        .route(servers::FEED_PATH, post(servers::feed_server))
-        .route(api_doc::PATH, get(api_doc::openapi_json))
-        .with_state(state);
+        .route(routes::LIST_PATH, get(routes::list_servers))
+        .route(routes::ONE_PATH, get(routes::get_server))
+        .route(routes::FEED_PATH, post(routes::feed_server))
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            faults,
+            faults::act_on_faults,
+        ))
+        .merge(service_kit::openapi::document_router(
+            api_doc::ApiDoc::openapi(),
+        ));
     with_api_fallbacks(routes)
 }
 
 /// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
 pub async fn build() -> Result<Application, String> {
-    service_kit::build_on_store(build_with_store).await
+    service_kit::build_on_store(INFO, build_with_store).await
 }
 
-pub async fn build_with_store(port: u16, store: DynamoStore) -> std::io::Result<Application> {
+/// Binds `port` (0 for any) over `store`, acting on `faults`.
+pub async fn build_with_store(
+    port: u16,
+    store: DynamoStore,
+    faults: ::faults::Faults,
+) -> std::io::Result<Application> {
     let state = AppState {
         residents: Arc::new(store.clone()),
         feeder: Arc::new(store.clone()),
     };
     let health = health_router(INFO, store.readiness_probe());
-    Application::bind(port, router(state), health, Limits::default()).await
+    Application::bind(port, router(state, faults), health, Limits::default()).await
 }

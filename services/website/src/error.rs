@@ -23,6 +23,8 @@ pub enum WebError {
     BadFeedButton { resident: String },
     /// 403: a state-changing request sent from another site.
     CrossSite,
+    /// 413: a form larger than any the site's pages send (its content is not read).
+    TooLarge,
     /// 405: a method the address does not take (GET on a feed button's address).
     MethodNotAllowed { onward: Option<(String, String)> },
     /// 503: an API the page needs is not answering; nothing was changed.
@@ -122,6 +124,16 @@ impl IntoResponse for WebError {
                      here on Cuddle Kube.",
                 ),
             ),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "That is more than we can take in",
+                    "What you sent is far larger than any of our forms needs, so we did \
+                     nothing with it. Please go back, shorten what you typed and send it \
+                     again.",
+                ),
+            ),
             Self::MethodNotAllowed { onward } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 page(
@@ -213,10 +225,12 @@ fn busy_page(trace_id: Option<String>, method: &Method) -> Response {
         .into_response()
 }
 
-/// Middleware (`Application::layer`, inside the security headers): a bare 503 that
-/// service-kit answers itself when it sheds load or a request times out becomes the
-/// friendly busy page. The probes keep their own answers; pages are left alone.
-pub async fn friendly_busy_page(request: Request, next: Next) -> Response {
+/// Middleware (`Application::layer`, inside the security headers): what service-kit
+/// answers itself, as problem+json, becomes one of the site's pages — a 503 (load
+/// shed, or a request that timed out) the busy page, a 413 (a body declared larger
+/// than the limit, refused unread) the "too much" page. The probes keep their own
+/// answers; pages are left alone.
+pub async fn friendly_service_pages(request: Request, next: Next) -> Response {
     let probe = matches!(request.uri().path(), "/health" | "/ready");
     let method = request.method().clone();
     let response = next.run(request).await;
@@ -225,7 +239,13 @@ pub async fn friendly_busy_page(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
-    if response.status() != StatusCode::SERVICE_UNAVAILABLE || probe || html {
+    if probe || html {
+        return response;
+    }
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return WebError::TooLarge.into_response();
+    }
+    if response.status() != StatusCode::SERVICE_UNAVAILABLE {
         return response;
     }
     // The request's span has ended here: its trace ID is on the response's header.
@@ -250,7 +270,7 @@ mod tests {
     use axum::routing::get;
     use tower::ServiceExt;
 
-    use super::friendly_busy_page;
+    use super::friendly_service_pages;
 
     const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793";
 
@@ -265,10 +285,17 @@ mod tests {
         Router::new()
             .route("/residents", get(timed_out).post(timed_out))
             .route(
+                "/register",
+                axum::routing::post(|| async {
+                    service_kit::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too large")
+                        .into_response()
+                }),
+            )
+            .route(
                 "/ready",
                 get(|| async { service_kit::Problem::unavailable("not ready").into_response() }),
             )
-            .layer(axum::middleware::from_fn(friendly_busy_page))
+            .layer(axum::middleware::from_fn(friendly_service_pages))
     }
 
     async fn send(request: Request<Body>) -> (StatusCode, HeaderMap, String) {
@@ -316,6 +343,20 @@ mod tests {
             !body.contains("Try again"),
             "a POST cannot be reloaded: {body}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_413_of_service_kit_becomes_the_too_much_page() {
+        let request = Request::post("/register").body(Body::empty()).unwrap();
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(body.contains("more than we can take in"), "{body}");
     }
 
     #[tokio::test]

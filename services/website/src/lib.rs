@@ -134,6 +134,6 @@ pub async fn build_with_limits(
     Ok(Application::bind(port, router(state), health, limits)
         .await?
         // Inside the headers, so the busy page gets them too.
-        .layer(axum::middleware::from_fn(error::friendly_busy_page))
+        .layer(axum::middleware::from_fn(error::friendly_service_pages))
         .layer(axum::middleware::from_fn(security::security_headers)))
 }

@@ -9,17 +9,19 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use store::DynamoStore;
+use test_support::TestServer;
+pub use test_support::{assert_problem, content_type};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// A running register service and the table it writes to.
+/// A running register service and the table it writes to. Dropping it stops the
+/// server.
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
     pub store: DynamoStore,
     client: reqwest::Client,
+    _server: TestServer,
 }
 
 /// Starts the service on a fresh table of the run's DynamoDB Local.
@@ -29,20 +31,20 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the service on `store` (for tests that bring their own DynamoDB Local).
 pub async fn spawn_app_on(store: DynamoStore) -> TestApp {
-    let app = register::build_with_store(0, store.clone())
+    let faults = faults::Faults::none(register::INFO.name);
+    let app = register::build_with_store(0, store.clone(), faults)
         .await
         .expect("bind the register service");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    // Stops with the test's runtime.
-    tokio::spawn(app.run_until(std::future::pending()));
+    let server = TestServer::start(app);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client");
     TestApp {
-        address,
+        address: server.address.clone(),
         store,
         client,
+        _server: server,
     }
 }
 
@@ -126,11 +128,6 @@ impl TestApp {
             .item
     }
 
-    /// The record the store keeps for an Idempotency-Key.
-    pub async fn idempotency_record(&self, key: &str) -> Option<Item> {
-        self.stored_item(&format!("idempotency#{key}")).await
-    }
-
     /// Every item of the table (a test may scan; the service never does).
     pub async fn scan_all(&self) -> Vec<Item> {
         let mut items = Vec::new();
@@ -192,26 +189,6 @@ pub fn without(field: &str) -> Value {
     body
 }
 
-/// Asserts a problem+json answer with `status` and the RFC 9457 members; returns the
-/// body for further checks.
-pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status, "status");
-    assert_eq!(content_type(&response), PROBLEM_JSON, "content type");
-    let body: Value = response.json().await.expect("a JSON problem body");
-    assert_eq!(body["type"], "about:blank", "{body}");
-    assert_eq!(body["status"], status.as_u16(), "{body}");
-    assert_eq!(
-        body["title"],
-        status.canonical_reason().expect("a known status"),
-        "{body}"
-    );
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
-    body
-}
-
 /// Asserts a 201 with a resident body and `Location: /v1/servers/{ckid}`; returns the
 /// body and the Location.
 pub async fn assert_created(response: Response) -> (Value, String) {
@@ -234,14 +211,6 @@ pub async fn assert_created(response: Response) -> (Value, String) {
     (body, location)
 }
 
-pub fn content_type(response: &Response) -> String {
-    response
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or_default().to_owned())
-        .unwrap_or_default()
-}
-
 /// Asserts that `item` holds exactly the resident `answered` (the 201 body), plus the
 /// store's own index attributes.
 pub fn assert_stored_as_answered(item: &Item, answered: &Value) {
@@ -260,7 +229,9 @@ pub fn assert_stored_as_answered(item: &Item, answered: &Value) {
             }
         }
     }
-    // Beside the resident's own fields, only the two index keys.
+    // Beside the resident's own fields, only the two index keys and what makes writes
+    // to it idempotent: the registration's fingerprint, the key's lifetime, the tokens of
+    // its last feedings.
     let os = answered["os"].as_str().expect("an os");
     assert_eq!(
         item.get("listing"),
@@ -272,7 +243,17 @@ pub fn assert_stored_as_answered(item: &Item, answered: &Value) {
     );
     let extra: Vec<_> = item
         .keys()
-        .filter(|k| !answered.contains_key(*k) && !["listing", "os_key"].contains(&k.as_str()))
+        .filter(|k| {
+            !answered.contains_key(*k)
+                && ![
+                    "listing",
+                    "os_key",
+                    "fingerprint",
+                    "key_until",
+                    "recent_feeds",
+                ]
+                .contains(&k.as_str())
+        })
         .collect();
     assert!(extra.is_empty(), "unexpected attributes {extra:?}");
 }

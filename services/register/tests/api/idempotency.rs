@@ -120,7 +120,7 @@ async fn an_invalid_registration_does_not_use_up_its_key() {
         .post_registration_with_key(key, &with("name", json!("")))
         .await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(app.idempotency_record(key).await.is_none());
+    assert!(app.scan_all().await.is_empty(), "nothing is written");
 
     assert_created(
         app.post_registration_with_key(key, &valid_registration())
@@ -175,7 +175,7 @@ async fn an_invalid_idempotency_key_is_a_400_naming_the_header() {
 }
 
 #[tokio::test]
-async fn a_key_is_remembered_for_24_hours_through_the_tables_ttl() {
+async fn a_key_is_remembered_for_24_hours_on_the_resident_it_admitted() {
     let app = spawn_app().await;
     let key = "expiring";
     let before = now_unix_seconds();
@@ -187,38 +187,21 @@ async fn a_key_is_remembered_for_24_hours_through_the_tables_ttl() {
     .await;
 
     let after = now_unix_seconds();
-    let record = app.idempotency_record(key).await.expect("the key's record");
-    let Some(AttributeValue::N(expires_at)) = record.get("expires_at") else {
-        panic!("expires_at is not a number: {record:?}");
+    let item = app
+        .stored_item(resident["ckid"].as_str().unwrap())
+        .await
+        .expect("the resident");
+    let Some(AttributeValue::N(until)) = item.get("key_until") else {
+        panic!("key_until is not a number: {item:?}");
     };
-    let expires_at: i64 = expires_at.parse().unwrap();
+    let until: i64 = until.parse().unwrap();
     let day = 24 * 60 * 60;
     assert!(
-        (before + day..=after + day).contains(&expires_at),
-        "{expires_at} is not 24 h after {before}..={after}"
+        (before + day..=after + day).contains(&until),
+        "{until} is not 24 h after {before}..={after}"
     );
-    // The record is not a resident: no listing, and it answers with the resident.
-    assert!(!record.contains_key("listing"));
-    let Some(AttributeValue::M(replayed)) = record.get("resident") else {
-        panic!("the record holds no resident: {record:?}");
-    };
-    assert_eq!(
-        replayed.get("ckid"),
-        Some(&AttributeValue::S(
-            resident["ckid"].as_str().unwrap().into()
-        ))
-    );
-    // DynamoDB deletes it by the table's TTL on that attribute.
-    let ttl = app
-        .store
-        .client()
-        .describe_time_to_live()
-        .table_name(app.store.table().as_str())
-        .send()
-        .await
-        .expect("DescribeTimeToLive");
-    let ttl = ttl.time_to_live_description().expect("a TTL description");
-    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    // One item: the resident remembers its key; there is no record beside it.
+    assert_eq!(app.scan_all().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -247,7 +230,7 @@ async fn twenty_concurrent_requests_with_one_key_admit_one_resident() {
     }
     assert_eq!(app.resident_count().await, 1);
     let items = app.scan_all().await.len();
-    assert_eq!(items, 2, "one resident and one key record");
+    assert_eq!(items, 1, "one item: the resident, which remembers its key");
 
     let response = app
         .post_registration_with_key(key, &with("name", json!("Not The Same")))

@@ -8,7 +8,7 @@ use crate::helpers::{assert_created, assert_problem, spawn_app_on, valid_registr
 
 #[tokio::test]
 async fn an_outage_is_a_503_with_retry_after_and_the_service_recovers() {
-    let mut dynamodb = PrivateDynamoDbLocal::start().await;
+    let mut dynamodb = PrivateDynamoDbLocal::start();
     let store = dynamodb.fresh_store().await;
     let app = spawn_app_on(store.clone()).await;
     let key = "during-the-outage";
@@ -32,7 +32,7 @@ async fn an_outage_is_a_503_with_retry_after_and_the_service_recovers() {
         let detail = problem["detail"].as_str().unwrap();
         assert_eq!(
             detail,
-            "The residents database is unavailable; please retry shortly."
+            "The residents database is unavailable and nothing was changed; please retry shortly."
         );
     }
     assert_eq!(
@@ -41,7 +41,7 @@ async fn an_outage_is_a_503_with_retry_after_and_the_service_recovers() {
     );
 
     // Back, but without its table (DynamoDB Local kept it in memory): still a 503.
-    dynamodb.resume().await;
+    dynamodb.restart();
     let response = app
         .post_registration_with_key(key, &valid_registration())
         .await;

@@ -280,6 +280,32 @@ async fn every_invalid_field_is_reported_in_one_answer() {
         problem["detail"],
         "7 fields of the registration are invalid."
     );
+    // Each problem also says what kind it is, so a client can word its own message.
+    let codes: Vec<_> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap_or("-"),
+                e.get("min"),
+                e.get("max"),
+            )
+        })
+        .collect();
+    let (zero, one, ten, limit, hundred) = (json!(0), json!(1), json!(10), json!(32), json!(100));
+    assert_eq!(
+        codes,
+        [
+            ("required", None, None),
+            ("not_text", None, None),
+            ("required", None, None),
+            ("too_long", None, Some(&limit)),
+            ("out_of_range", Some(&zero), Some(&hundred)),
+            ("out_of_range", Some(&one), Some(&ten)),
+            ("invalid_url", None, None),
+        ]
+    );
     assert_eq!(app.resident_count().await, 0);
 }
 

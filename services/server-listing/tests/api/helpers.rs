@@ -4,12 +4,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use domain::{Resident, ResidentId, Timestamp};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use faults::Faults;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use service_kit::{Application, Limits, health_router};
 use store::DynamoStore;
-use tokio::sync::oneshot;
+use test_support::TestServer;
+
+pub use test_support::assert_problem as problem;
 
 /// A running server-listing. Dropping it stops the server.
 #[derive(Debug)]
@@ -17,7 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub store: Option<DynamoStore>,
     client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
+    _server: TestServer,
 }
 
 /// The real service (`build_with_store`) on a fresh table.
@@ -27,7 +29,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// The real service (`build_with_store`) on the given store.
 pub async fn spawn_app_on(store: DynamoStore) -> TestApp {
-    let app = server_listing::build_with_store(0, store.clone())
+    let app = server_listing::build_with_store(0, store.clone(), no_faults())
         .await
         .expect("bind port 0");
     TestApp::serve(app, Some(store))
@@ -36,21 +38,21 @@ pub async fn spawn_app_on(store: DynamoStore) -> TestApp {
 /// The service's router over any `AppState` (fakes included), with the standard
 /// middleware and a `/ready` that always answers.
 pub async fn spawn_router(state: server_listing::AppState) -> TestApp {
-    test_support::init_tracing();
     let health = health_router(server_listing::INFO, || async { Ok(()) });
-    let app = Application::bind(0, server_listing::router(state), health, Limits::default())
+    let router = server_listing::router(state, no_faults());
+    let app = Application::bind(0, router, health, Limits::default())
         .await
         .expect("bind port 0");
     TestApp::serve(app, None)
 }
 
+fn no_faults() -> Faults {
+    Faults::none(server_listing::INFO.name)
+}
+
 impl TestApp {
     fn serve(app: Application, store: Option<DynamoStore>) -> Self {
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let server = TestServer::start(app);
         let client = reqwest::Client::builder()
             // Far beyond the service's own 10 s request timeout: only a hung service
             // trips it.
@@ -58,10 +60,10 @@ impl TestApp {
             .build()
             .expect("HTTP client");
         Self {
-            address,
+            address: server.address.clone(),
             store,
             client,
-            _stop: stop,
+            _server: server,
         }
     }
 
@@ -204,50 +206,14 @@ pub fn assert_no_duplicates(ids: &[String]) {
     assert_eq!(unique.len(), ids.len(), "a resident was listed twice");
 }
 
-fn content_type(response: &Response) -> String {
-    response
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
 /// Asserts a 200 `application/json` answer and returns its body.
 pub async fn json_ok(response: Response) -> Value {
     let status = response.status();
-    let ct = content_type(&response);
+    let ct = test_support::content_type(&response);
     let body = response.text().await.expect("a body");
     assert_eq!(status, StatusCode::OK, "body: {body}");
     assert_eq!(ct, "application/json", "body: {body}");
     serde_json::from_str(&body).expect("a JSON body")
-}
-
-/// Asserts an RFC 9457 answer with `status` and returns its body.
-pub async fn problem(response: Response, status: StatusCode) -> Value {
-    let actual = response.status();
-    let ct = content_type(&response);
-    let retry_after = response.headers().get(RETRY_AFTER).cloned();
-    let text = response.text().await.expect("a body");
-    assert_eq!(actual, status, "body: {text}");
-    assert_eq!(ct, "application/problem+json", "body: {text}");
-    let body: Value = serde_json::from_str(&text).expect("a JSON problem");
-    assert_eq!(body["type"], "about:blank");
-    assert_eq!(body["status"], status.as_u16());
-    assert_eq!(body["title"], status.canonical_reason().unwrap());
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "a problem without detail: {body}"
-    );
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        let seconds: u32 = retry_after
-            .expect("a 503 carries Retry-After")
-            .to_str()
-            .unwrap()
-            .parse()
-            .expect("Retry-After is whole seconds");
-        assert!(seconds > 0);
-    }
-    body
 }
 
 pub fn detail(body: &Value) -> &str {

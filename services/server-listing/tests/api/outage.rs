@@ -7,7 +7,7 @@ use crate::helpers::{json_ok, problem, spawn_app_on};
 
 #[tokio::test]
 async fn an_outage_is_a_503_with_retry_after_and_the_service_recovers_without_restart() {
-    let mut dynamodb = PrivateDynamoDbLocal::start().await;
+    let mut dynamodb = PrivateDynamoDbLocal::start();
     let store = dynamodb.fresh_store().await;
     let app = spawn_app_on(store.clone()).await;
     let stored = app.insert_one(3).await;
@@ -34,7 +34,7 @@ async fn an_outage_is_a_503_with_retry_after_and_the_service_recovers_without_re
 
     // DynamoDB Local is back (in memory, so empty): until the table exists the service
     // is still unavailable, then it answers again — the same process throughout.
-    dynamodb.resume().await;
+    dynamodb.restart();
     problem(app.list("").await, StatusCode::SERVICE_UNAVAILABLE).await;
     store::table::create_table(store.client(), store.table())
         .await

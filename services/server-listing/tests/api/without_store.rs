@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use domain::{Resident, ResidentId};
+use domain::{IdempotencyKey, Resident, ResidentId};
 use reqwest::StatusCode;
 use server_listing::AppState;
-use store::{ListQuery, Page, ResidentFeeder, ResidentReader, StoreError};
+use store::{Feeding, ListQuery, Page, ResidentFeeder, ResidentReader, StoreError};
 
 use crate::helpers::{TestApp, detail, problem, spawn_router};
 
@@ -39,7 +39,7 @@ impl ResidentReader for FailingStore {
 
 #[async_trait]
 impl ResidentFeeder for FailingStore {
-    async fn feed(&self, _: &ResidentId) -> Result<Resident, StoreError> {
+    async fn feed(&self, _: &ResidentId, _: &IdempotencyKey) -> Result<Feeding, StoreError> {
         Err(self.answer())
     }
 }

@@ -38,18 +38,25 @@ async fn register(
     State(state): State<AppState>,
     form: Result<axum::Form<RegisterForm>, FormRejection>,
 ) -> Response {
-    let Ok(axum::Form(mut form)) = form else {
-        // Not a form the site's page sends: start again with an empty one.
-        let page = RegisterPage {
-            notice: Some(Notice::expired()),
-            ..RegisterPage::new(RegisterForm {
-                idempotency_token: new_token(),
-                ..RegisterForm::default()
-            })
-        };
-        return Page::with_status(StatusCode::BAD_REQUEST, page)
-            .no_store()
-            .into_response();
+    let mut form = match form {
+        Ok(axum::Form(form)) => form,
+        // Longer than the body limit, without saying so up front: nothing was read.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return WebError::TooLarge.into_response();
+        }
+        Err(_) => {
+            // Not a form the site's page sends: start again with an empty one.
+            let page = RegisterPage {
+                notice: Some(Notice::expired()),
+                ..RegisterPage::new(RegisterForm {
+                    idempotency_token: new_token(),
+                    ..RegisterForm::default()
+                })
+            };
+            return Page::with_status(StatusCode::BAD_REQUEST, page)
+                .no_store()
+                .into_response();
+        }
     };
     let key = match token_key(&form.idempotency_token) {
         Ok(key) => key,

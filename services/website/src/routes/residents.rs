@@ -247,7 +247,15 @@ async fn feed(
     form: Result<axum::Form<FeedForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let ckid = resident_id(&ckid)?;
-    let form = form.map(|form| form.0).unwrap_or_default();
+    let form = match form {
+        Ok(axum::Form(form)) => form,
+        Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(WebError::TooLarge);
+        }
+        // A client that sends no form (or another kind) feeds without a token and goes
+        // back to the resident.
+        Err(_) => FeedForm::default(),
+    };
     let back = back_to(&form.return_to, ckid.as_str());
     let expired = || WebError::BadFeedButton {
         resident: format!("/residents/{ckid}"),

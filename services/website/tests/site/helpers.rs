@@ -13,8 +13,9 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use service_kit::Limits;
 use service_kit::config::BaseUrl;
+use test_support::TestServer;
 
-/// A running website and the APIs behind it.
+/// A running website and the APIs behind it; they stop when it is dropped.
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub register_url: String,
     pub listing_url: String,
     client: reqwest::Client,
+    /// The website, and the real APIs when there are any.
+    _servers: Vec<TestServer>,
 }
 
 /// The real APIs on a fresh table, and the website in front of them.
@@ -29,18 +32,17 @@ pub async fn spawn_app() -> TestApp {
     // First, so that spans have trace IDs (the 503 page shows one).
     test_support::init_tracing_with_trace_ids();
     let store = test_support::fresh_store().await;
-    let listing = server_listing::build_with_store(0, store.clone())
-        .await
-        .expect("bind server-listing");
-    let register = register::build_with_store(0, store)
+    let listing =
+        server_listing::build_with_store(0, store.clone(), faults::Faults::none("server-listing"))
+            .await
+            .expect("bind server-listing");
+    let register = register::build_with_store(0, store, faults::Faults::none("register"))
         .await
         .expect("bind register");
-    let listing_url = format!("http://127.0.0.1:{}", listing.port());
-    let register_url = format!("http://127.0.0.1:{}", register.port());
-    // They stop with the test's runtime.
-    tokio::spawn(listing.run_until(std::future::pending()));
-    tokio::spawn(register.run_until(std::future::pending()));
-    spawn_app_on(&listing_url, &register_url).await
+    let (listing, register) = (TestServer::start(listing), TestServer::start(register));
+    let mut app = spawn_app_on(&listing.address, &register.address).await;
+    app._servers.extend([listing, register]);
+    app
 }
 
 /// The website in front of whatever answers (or does not) at these URLs.
@@ -64,18 +66,19 @@ pub async fn spawn_app_with_limits(
         .await
         .expect("bind the website");
     let port = app.port();
-    tokio::spawn(app.run_until(std::future::pending()));
+    let website = TestServer::start(app);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client");
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: website.address.clone(),
         port,
         register_url: register_url.to_owned(),
         listing_url: listing_url.to_owned(),
         client,
+        _servers: vec![website],
     }
 }
 

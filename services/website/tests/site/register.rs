@@ -298,3 +298,27 @@ async fn a_form_too_large_for_register_asks_to_shorten_it() {
     );
     assert!(app.all_residents().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_form_larger_than_the_site_takes_gets_a_page_not_a_problem_document() {
+    let app = spawn_app().await;
+    let body = format!("name={}&type=t3.micro&os=linux", "n".repeat(20 * 1024));
+    for path in ["/register", "/residents/01KAS5V3TPJ6B4ZQ8M2N7R1XYC/feed"] {
+        let response = app.post_body(path, &body, &[]).await;
+        assert_eq!(response.status(), 413, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        assert!(response.headers().contains_key("content-security-policy"));
+        let html = crate::helpers::decoded(&response.text().await.unwrap());
+        assert!(
+            html.contains("<h1>That is more than we can take in</h1>"),
+            "{path}"
+        );
+    }
+    assert!(app.all_residents().await.is_empty());
+}

@@ -1,0 +1,184 @@
+//! `tls-proxy`: TLS in front of DynamoDB Local, which speaks plain HTTP only.
+//!
+//! The 2019 demo's bug was a container that could not verify DynamoDB's certificate.
+//! For that failure to be real in the local stacks, their DynamoDB must be reached over
+//! TLS with a certificate the services verify: this proxy makes a CA and a server
+//! certificate (for `localhost`, `127.0.0.1` and any `--name`) when it first starts,
+//! keeps them in `--certs DIR` (`ca.pem`, `server.pem`, `server.key`; reused if there),
+//! and forwards each TLS connection's bytes to `--upstream`. Services trust the CA
+//! through `AWS_CA_BUNDLE=DIR/ca.pem`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::Failure;
+
+pub const CA_FILE: &str = "ca.pem";
+const CERT_FILE: &str = "server.pem";
+const KEY_FILE: &str = "server.key";
+
+struct Options {
+    listen: SocketAddr,
+    upstream: String,
+    certs: PathBuf,
+    names: Vec<String>,
+}
+
+pub(crate) async fn run(args: &[String]) -> Result<(), Failure> {
+    let options = parse(args).map_err(Failure::Usage)?;
+    let failed =
+        |what: &str, err: &dyn std::fmt::Display| Failure::Failed(format!("{what}: {err}"));
+    ensure_certificates(&options.certs, &options.names).map_err(|e| failed("certificates", &e))?;
+    let config = server_config(&options.certs).map_err(|e| failed("TLS", &e))?;
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| failed(&format!("listen on {}", options.listen), &e))?;
+    let local = listener.local_addr().map_err(|e| failed("listen", &e))?;
+    // Read by `cargo xtask dev` and the tests: the address, once it accepts.
+    println!(
+        "tls-proxy: https://{local} -> http://{} (CA {})",
+        options.upstream,
+        options.certs.join(CA_FILE).display()
+    );
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    eprintln!("tls-proxy: cannot accept: {err}");
+                    continue;
+                }
+            },
+            () = stop() => return Ok(()),
+        };
+        let (acceptor, upstream) = (acceptor.clone(), options.upstream.clone());
+        tokio::spawn(async move {
+            if let Err(err) = forward(stream, &acceptor, &upstream).await {
+                // A client that refused the certificate says so here ("received fatal alert:
+                // UnknownCA"): the server side of `missing-ca-certificates`.
+                eprintln!("tls-proxy: connection from {peer}: {err}");
+            }
+        });
+    }
+}
+
+async fn forward(stream: TcpStream, acceptor: &TlsAcceptor, upstream: &str) -> std::io::Result<()> {
+    let mut tls = acceptor.accept(stream).await?;
+    let mut plain = TcpStream::connect(upstream).await?;
+    tokio::io::copy_bidirectional(&mut tls, &mut plain).await?;
+    Ok(())
+}
+
+async fn stop() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let (mut listen, mut upstream, mut certs, mut names) = (None, None, None, Vec::new());
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--listen" => {
+                let text = value()?;
+                listen = Some(text.parse().map_err(|_| {
+                    format!("--listen {text:?} is not an address such as 0.0.0.0:8443")
+                })?);
+            }
+            "--upstream" => upstream = Some(value()?),
+            "--certs" => certs = Some(PathBuf::from(value()?)),
+            "--name" => names.push(value()?),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(Options {
+        listen: listen.ok_or("--listen is required")?,
+        upstream: upstream.ok_or("--upstream is required")?,
+        certs: certs.ok_or("--certs is required")?,
+        names,
+    })
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Makes the CA and the server certificate in `dir` unless they are there.
+fn ensure_certificates(dir: &Path, names: &[String]) -> Result<(), Error> {
+    if [CA_FILE, CERT_FILE, KEY_FILE]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+    {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name.push(
+        DnType::CommonName,
+        "Cuddle Kube local CA (made by cuddlekube-admin tls-proxy)",
+    );
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+
+    let key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(
+        ["localhost".to_owned()]
+            .into_iter()
+            .chain(names.iter().cloned())
+            .collect::<Vec<_>>(),
+    )?;
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "DynamoDB Local");
+    let cert = server.signed_by(&key, &issuer)?;
+    // The CA last, and by rename: whoever waits for it finds the others in place.
+    write_new(&dir.join(KEY_FILE), &key.serialize_pem())?;
+    write_new(&dir.join(CERT_FILE), &cert.pem())?;
+    write_new(&dir.join(CA_FILE), &ca_cert.pem())?;
+    Ok(())
+}
+
+fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(partial, path)
+}
+
+fn server_config(dir: &Path) -> Result<rustls::ServerConfig, Error> {
+    let chain =
+        CertificateDer::pem_file_iter(dir.join(CERT_FILE))?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(dir.join(KEY_FILE))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?)
+}
