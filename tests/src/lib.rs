@@ -136,7 +136,8 @@ impl Service {
             .snapshot()
             .iter()
             .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {line:?}: {e}", self.name))
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}: {line:?}: {e}", self.name))
             })
             .collect()
     }

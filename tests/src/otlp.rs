@@ -205,7 +205,11 @@ async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Ve
                     parent_span_id: hex(&span.parent_span_id),
                     attributes: attributes(&span.attributes),
                     status_code: span.status.as_ref().map_or(0, |s| s.code),
-                    status_message: span.status.as_ref().map(|s| s.message.clone()).unwrap_or_default(),
+                    status_message: span
+                        .status
+                        .as_ref()
+                        .map(|s| s.message.clone())
+                        .unwrap_or_default(),
                     scope: scope.clone(),
                     events: span
                         .events
@@ -236,7 +240,9 @@ async fn metrics(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> V
         for scope_metrics in resource_metrics.scope_metrics {
             let scope = scope_metrics.scope.map(|s| s.name).unwrap_or_default();
             for metric in scope_metrics.metrics {
-                received.metrics.push((service.clone(), scope.clone(), metric.name));
+                received
+                    .metrics
+                    .push((service.clone(), scope.clone(), metric.name));
             }
         }
     }

@@ -93,7 +93,11 @@ impl Stack {
     }
 
     /// A form sent to the website as a browser on it would.
-    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
+    pub async fn submit(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
         let response = self
             .client
             .post(self.website.url(path))
@@ -114,7 +118,11 @@ impl Stack {
 pub fn fault_switched(line: &Value, fault: &str, on: bool) -> bool {
     let message = line["message"].as_str().unwrap_or_default();
     line["fault.name"] == fault
-        && message.starts_with(if on { "fault switched on" } else { "fault switched off" })
+        && message.starts_with(if on {
+            "fault switched on"
+        } else {
+            "fault switched off"
+        })
 }
 
 /// The X-Ray trace ID a page quotes (`1-xxxxxxxx-yyyy…`), if it quotes one.
@@ -135,10 +143,20 @@ pub struct TlsProxy {
 impl TlsProxy {
     pub fn start() -> Self {
         let upstream = test_support::dynamodb_endpoint();
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
         let certs = std::env::temp_dir().join(format!("cuddlekube-tls-{}", ulid_like()));
         let mut child = Command::new(binary("cuddlekube-admin"))
-            .args(["tls-proxy", "--listen", "127.0.0.1:0", "--upstream", &upstream, "--certs"])
+            .args([
+                "tls-proxy",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                &upstream,
+                "--certs",
+            ])
             .arg(&certs)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

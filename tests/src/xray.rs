@@ -51,7 +51,10 @@ struct Collected(Arc<Mutex<Vec<serde_json::Value>>>);
 impl SegmentDocumentExporter for Collected {
     type Error = Infallible;
 
-    async fn export_segment_documents(&self, batch: Vec<SegmentDocument<'_>>) -> Result<(), Infallible> {
+    async fn export_segment_documents(
+        &self,
+        batch: Vec<SegmentDocument<'_>>,
+    ) -> Result<(), Infallible> {
         let mut documents = self.0.lock().expect("lock");
         for document in batch {
             documents.push(serde_json::from_str(&document.to_string()).expect("a JSON document"));

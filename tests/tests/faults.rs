@@ -55,7 +55,12 @@ fn quoted_trace(status: u16, html: &str) -> (String, String) {
     (xray, otlp)
 }
 
-async fn spans_of(receiver: &OtlpReceiver, trace: &str, what: &str, done: impl Fn(&[&ReceivedSpan]) -> bool) -> Vec<ReceivedSpan> {
+async fn spans_of(
+    receiver: &OtlpReceiver,
+    trace: &str,
+    what: &str,
+    done: impl Fn(&[&ReceivedSpan]) -> bool,
+) -> Vec<ReceivedSpan> {
     receiver
         .wait_for_spans(what, |spans| {
             let trace: Vec<_> = spans.iter().filter(|s| s.trace_id == trace).collect();
@@ -73,7 +78,13 @@ fn error_line(service: &stack_tests::Service, xray: &str) -> Value {
         .log()
         .into_iter()
         .find(|line| line["trace_id"] == xray && line.get("error").is_some())
-        .unwrap_or_else(|| panic!("{} logged no error in trace {xray}: {:#?}", service.name, service.log()))
+        .unwrap_or_else(|| {
+            panic!(
+                "{} logged no error in trace {xray}: {:#?}",
+                service.name,
+                service.log()
+            )
+        })
 }
 
 async fn residents_named(stack: &Stack, name: &str) -> usize {
@@ -88,11 +99,15 @@ async fn missing_ca_certificates_is_found_in_registers_dynamodb_span() {
     let token = form_token(&stack).await;
     switch(&stack, &stack.register, &["on", "missing-ca-certificates"]).await;
 
-    let (status, _, html) = stack.submit("/register", &registration("trust me", &token)).await;
+    let (status, _, html) = stack
+        .submit("/register", &registration("trust me", &token))
+        .await;
 
     let (xray, trace) = quoted_trace(status, &html);
     let spans = spans_of(&receiver, &trace, "register's failed PutItem", |spans| {
-        spans.iter().any(|s| s.service == "register" && s.name == "DynamoDB.PutItem")
+        spans
+            .iter()
+            .any(|s| s.service == "register" && s.name == "DynamoDB.PutItem")
     })
     .await;
     let put = spans
@@ -119,10 +134,21 @@ async fn missing_ca_certificates_is_found_in_registers_dynamodb_span() {
     );
 
     switch(&stack, &stack.register, &["off", "missing-ca-certificates"]).await;
-    let (status, headers, _) = stack.submit("/register", &registration("trust me", &token)).await;
+    let (status, headers, _) = stack
+        .submit("/register", &registration("trust me", &token))
+        .await;
     assert_eq!(status, 303, "admitted once the fault is off");
-    assert!(headers["location"].to_str().unwrap().starts_with("/register/thanks"));
-    assert_eq!(residents_named(&stack, "trust me").await, 1, "admitted once");
+    assert!(
+        headers["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/register/thanks")
+    );
+    assert_eq!(
+        residents_named(&stack, "trust me").await,
+        1,
+        "admitted once"
+    );
 }
 
 #[tokio::test]
@@ -133,15 +159,26 @@ async fn dynamodb_throttling_is_found_in_registers_dynamodb_span_with_every_atte
     switch(
         &stack,
         &stack.register,
-        &["on", "dynamodb-throttling", "--service", "register", "--rate", "1"],
+        &[
+            "on",
+            "dynamodb-throttling",
+            "--service",
+            "register",
+            "--rate",
+            "1",
+        ],
     )
     .await;
 
-    let (status, _, html) = stack.submit("/register", &registration("in a hurry", &token)).await;
+    let (status, _, html) = stack
+        .submit("/register", &registration("in a hurry", &token))
+        .await;
 
     let (xray, trace) = quoted_trace(status, &html);
     let spans = spans_of(&receiver, &trace, "register's throttled PutItem", |spans| {
-        spans.iter().any(|s| s.service == "register" && s.name == "DynamoDB.PutItem")
+        spans
+            .iter()
+            .any(|s| s.service == "register" && s.name == "DynamoDB.PutItem")
     })
     .await;
     let put = spans
@@ -156,15 +193,31 @@ async fn dynamodb_throttling_is_found_in_registers_dynamodb_span_with_every_atte
     assert_eq!(attempts, 3, "{put:#?}");
     let failed = put.events("attempt failed");
     assert_eq!(failed.len(), attempts);
-    assert!(failed.iter().all(|e| e.attributes["error.type"] == "ThrottlingException"));
+    assert!(
+        failed
+            .iter()
+            .all(|e| e.attributes["error.type"] == "ThrottlingException")
+    );
     assert_eq!(put.events("fault injected").len(), attempts);
     let line = error_line(&stack.register, &xray);
-    assert!(line["error"].as_str().unwrap().contains("ThrottlingException"), "{line}");
+    assert!(
+        line["error"]
+            .as_str()
+            .unwrap()
+            .contains("ThrottlingException"),
+        "{line}"
+    );
 
     switch(&stack, &stack.register, &["off", "dynamodb-throttling"]).await;
-    let (status, _, _) = stack.submit("/register", &registration("in a hurry", &token)).await;
+    let (status, _, _) = stack
+        .submit("/register", &registration("in a hurry", &token))
+        .await;
     assert_eq!(status, 303);
-    assert_eq!(residents_named(&stack, "in a hurry").await, 1, "admitted once");
+    assert_eq!(
+        residents_named(&stack, "in a hurry").await,
+        1,
+        "admitted once"
+    );
 }
 
 #[tokio::test]
@@ -173,13 +226,20 @@ async fn slow_listing_is_found_in_server_listings_span() {
     let stack = Stack::start(&receiver).await;
     stack.admin(&["seed"]);
     // Slower than the website waits for an API (3 s): the visitor gets the 503 page.
-    switch(&stack, &stack.listing, &["on", "slow-listing", "--latency", "4s"]).await;
+    switch(
+        &stack,
+        &stack.listing,
+        &["on", "slow-listing", "--latency", "4s"],
+    )
+    .await;
 
     let (status, _, html) = stack.visit("/residents").await;
 
     let (xray, trace) = quoted_trace(status, &html);
     let spans = spans_of(&receiver, &trace, "server-listing's slow answer", |spans| {
-        spans.iter().any(|s| s.service == "server-listing" && s.kind == SERVER)
+        spans
+            .iter()
+            .any(|s| s.service == "server-listing" && s.kind == SERVER)
     })
     .await;
     let slow = spans
@@ -192,16 +252,25 @@ async fn slow_listing_is_found_in_server_listings_span() {
             .any(|e| e.attributes["fault.name"] == "slow-listing")
     );
     // It was still waiting when the website gave up (after 3 s) and hung up.
-    assert!(slow.duration() >= std::time::Duration::from_millis(2500), "{slow:#?}");
+    assert!(
+        slow.duration() >= std::time::Duration::from_millis(2500),
+        "{slow:#?}"
+    );
     let call = spans
         .iter()
         .find(|s| s.service == "website" && s.kind == CLIENT)
         .unwrap();
     assert_eq!(call.status_code, ERROR);
     assert_eq!(call.attribute("peer.service"), Some("server-listing"));
-    assert_eq!(call.events("exception")[0].attributes["exception.type"], "timeout");
+    assert_eq!(
+        call.events("exception")[0].attributes["exception.type"],
+        "timeout"
+    );
     let line = error_line(&stack.website, &xray);
-    assert!(line["error"].as_str().unwrap().contains("timed out"), "{line}");
+    assert!(
+        line["error"].as_str().unwrap().contains("timed out"),
+        "{line}"
+    );
 
     switch(&stack, &stack.listing, &["off", "slow-listing"]).await;
     assert_eq!(stack.visit("/residents").await.0, 200);
@@ -212,13 +281,20 @@ async fn listing_errors_are_found_in_server_listings_span() {
     let receiver = OtlpReceiver::start().await;
     let stack = Stack::start(&receiver).await;
     stack.admin(&["seed"]);
-    switch(&stack, &stack.listing, &["on", "listing-errors", "--rate", "1"]).await;
+    switch(
+        &stack,
+        &stack.listing,
+        &["on", "listing-errors", "--rate", "1"],
+    )
+    .await;
 
     let (status, _, html) = stack.visit("/residents").await;
 
     let (xray, trace) = quoted_trace(status, &html);
     let spans = spans_of(&receiver, &trace, "server-listing's 500", |spans| {
-        spans.iter().any(|s| s.service == "server-listing" && s.kind == SERVER)
+        spans
+            .iter()
+            .any(|s| s.service == "server-listing" && s.kind == SERVER)
     })
     .await;
     let failed = spans
@@ -234,7 +310,10 @@ async fn listing_errors_are_found_in_server_listings_span() {
             .any(|e| e.attributes["fault.name"] == "listing-errors")
     );
     let line = error_line(&stack.listing, &xray);
-    assert_eq!(line["error"], "injected by the listing-errors fault", "{line}");
+    assert_eq!(
+        line["error"], "injected by the listing-errors fault",
+        "{line}"
+    );
 
     switch(&stack, &stack.listing, &["off", "listing-errors"]).await;
     assert_eq!(stack.visit("/residents").await.0, 200);
@@ -245,8 +324,17 @@ async fn no_public_route_changes_a_fault_and_bad_commands_change_nothing() {
     let receiver = OtlpReceiver::start().await;
     let stack = Stack::start(&receiver).await;
     for service in [&stack.website, &stack.register, &stack.listing] {
-        for method in [reqwest::Method::GET, reqwest::Method::POST, reqwest::Method::PUT] {
-            for path in ["/faults", "/v1/faults", "/admin/faults", "/faults/listing-errors"] {
+        for method in [
+            reqwest::Method::GET,
+            reqwest::Method::POST,
+            reqwest::Method::PUT,
+        ] {
+            for path in [
+                "/faults",
+                "/v1/faults",
+                "/admin/faults",
+                "/faults/listing-errors",
+            ] {
                 let response = stack
                     .client
                     .request(method.clone(), service.url(path))
@@ -273,5 +361,8 @@ async fn no_public_route_changes_a_fault_and_bad_commands_change_nothing() {
         assert!(!output.stderr.is_empty(), "{bad:?} says why");
     }
     let listed = String::from_utf8(stack.admin(&["faults", "list"]).stdout).unwrap();
-    assert!(!listed.contains("on   "), "a bad command switched something on: {listed}");
+    assert!(
+        !listed.contains("on   "),
+        "a bad command switched something on: {listed}"
+    );
 }

@@ -289,7 +289,10 @@ async fn health_checks_are_not_traced_and_metrics_are_exported() {
         let metrics = receiver.metrics();
         // Each service's metrics come from a scope of its own name, not one shared scope.
         for (service, scope, name) in &metrics {
-            assert_eq!(scope, service, "{name} from {service} came from scope {scope}");
+            assert_eq!(
+                scope, service,
+                "{name} from {service} came from scope {scope}"
+            );
         }
         let names: Vec<String> = metrics.into_iter().map(|(_, _, name)| name).collect();
         if [

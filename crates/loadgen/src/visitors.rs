@@ -1,0 +1,174 @@
+//! Visitors walking the site: home → residents → the next page → a resident → feed it,
+//! and now and then the admission form, filled in well or badly. Links and forms are
+//! taken from the pages themselves, as a browser would, so the walk follows the site as
+//! it is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::traffic::{Sample, timed};
+
+/// One visitor's steps against the site at `base` (`http://127.0.0.1:8080`).
+#[derive(Debug, Clone)]
+pub struct Visitors {
+    client: reqwest::Client,
+    base: Arc<str>,
+    patterns: Arc<Patterns>,
+}
+
+#[derive(Debug)]
+struct Patterns {
+    resident: Regex,
+    next_page: Regex,
+    form: Regex,
+    hidden: Regex,
+}
+
+/// What a page load came to: its sample and, when it answered, its HTML.
+type Visit = (Sample, Option<String>);
+
+impl Visitors {
+    pub fn new(base: &str) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            // A visitor's browser would follow the 303 after a form; the walk does not
+            // need the page it leads to, so it does not load it.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("cuddlekube-loadgen")
+            .build()
+            .map_err(|e| e.to_string())?;
+        let regex = |pattern: &str| Regex::new(pattern).expect("a valid pattern");
+        Ok(Self {
+            client,
+            base: base.trim_end_matches('/').into(),
+            patterns: Arc::new(Patterns {
+                resident: regex(r#"href="(/residents/[A-Za-z0-9._-]+)""#),
+                next_page: regex(r##"href="(/residents\?cursor=[^"#]+)""##),
+                form: regex(r#"(?s)<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>"#),
+                hidden: regex(r#"<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)""#),
+            }),
+        })
+    }
+
+    /// One walk; every `admit_every`th walk also sends the admission form (every other
+    /// one of those badly, to see the site's answer to a mistake).
+    pub async fn walk(&self, visitor: usize, walk: u64) -> Vec<Sample> {
+        let mut samples = Vec::new();
+        let (home, _) = self.get("GET /", "/").await;
+        samples.push(home);
+        let (list, page) = self.get("GET /residents", "/residents").await;
+        samples.push(list);
+        let mut page = page.unwrap_or_default();
+        if let Some(next) = self.first(&self.patterns.next_page, &page) {
+            let (sample, next_page) = self.get("GET /residents?cursor", &next).await;
+            samples.push(sample);
+            page = next_page.unwrap_or(page);
+        }
+        let residents: Vec<String> = self
+            .patterns
+            .resident
+            .captures_iter(&page)
+            .map(|c| c[1].to_owned())
+            .collect();
+        if !residents.is_empty() {
+            let chosen = &residents[(visitor + walk as usize) % residents.len()];
+            let (sample, resident_page) = self.get("GET /residents/{ckid}", chosen).await;
+            samples.push(sample);
+            if let Some((action, fields)) = resident_page
+                .as_deref()
+                .and_then(|html| self.form(html, "/feed"))
+            {
+                samples.push(
+                    self.post("POST /residents/{ckid}/feed", &action, fields)
+                        .await,
+                );
+            }
+        }
+        const ADMIT_EVERY: u64 = 5;
+        if walk % ADMIT_EVERY == ADMIT_EVERY - 1 {
+            let (sample, form_page) = self.get("GET /register", "/register").await;
+            samples.push(sample);
+            if let Some((action, mut fields)) = form_page
+                .as_deref()
+                .and_then(|html| self.form(html, "/register"))
+            {
+                let well = walk % (2 * ADMIT_EVERY) == ADMIT_EVERY - 1;
+                let name = if well {
+                    format!("visitor {visitor}.{walk}")
+                } else {
+                    String::new()
+                };
+                fields.extend([
+                    ("name".to_owned(), name),
+                    ("type".to_owned(), "t3.micro".to_owned()),
+                    ("service".to_owned(), "3".to_owned()),
+                    ("petname".to_owned(), "loadie".to_owned()),
+                    ("os".to_owned(), "linux".to_owned()),
+                ]);
+                let label = if well {
+                    "POST /register (valid)"
+                } else {
+                    "POST /register (invalid)"
+                };
+                samples.push(self.post(label, &action, fields).await);
+            }
+        }
+        samples
+    }
+
+    fn first(&self, pattern: &Regex, html: &str) -> Option<String> {
+        pattern.captures(html).map(|c| decode(&c[1]))
+    }
+
+    /// The first form whose action ends with `ending`: its action and hidden fields.
+    fn form(&self, html: &str, ending: &str) -> Option<(String, Vec<(String, String)>)> {
+        self.patterns.form.captures_iter(html).find_map(|form| {
+            let action = decode(&form[1]);
+            action.ends_with(ending).then(|| {
+                let fields = self
+                    .patterns
+                    .hidden
+                    .captures_iter(&form[2])
+                    .map(|f| (decode(&f[1]), decode(&f[2])))
+                    .collect();
+                (action, fields)
+            })
+        })
+    }
+
+    async fn get(&self, label: &'static str, path: &str) -> Visit {
+        let url = format!("{}{path}", self.base);
+        let (sample, answer) = timed(
+            label,
+            async {
+                let response = self.client.get(url).send().await?;
+                let status = response.status().as_u16();
+                Ok((status, response.text().await?))
+            },
+            |(status, _)| *status,
+        )
+        .await;
+        (sample, answer.map(|(_, html)| html))
+    }
+
+    async fn post(&self, label: &'static str, path: &str, fields: Vec<(String, String)>) -> Sample {
+        let url = format!("{}{path}", self.base);
+        let request = self
+            .client
+            .post(url)
+            // What a browser on the site sends: the site refuses cross-site writes.
+            .header("origin", &*self.base)
+            .form(&fields)
+            .send();
+        timed(label, request, |response| response.status().as_u16())
+            .await
+            .0
+    }
+}
+
+/// Undoes the HTML escaping of an attribute value.
+fn decode(text: &str) -> String {
+    html_escape::decode_html_entities(text).into_owned()
+}
