@@ -9,6 +9,9 @@ use axum::http::{HeaderValue, StatusCode};
 use domain::{IdempotencyKey, RegistrationInput, Resident, ResidentId};
 use serde::Deserialize;
 
+use telemetry::errors::display;
+use telemetry::http::Remote;
+
 use crate::AppState;
 
 /// The problem `type` both APIs answer (with 503) for a write whose outcome they do
@@ -16,6 +19,9 @@ use crate::AppState;
 /// request with the same `Idempotency-Key` is safe.
 pub const OUTCOME_UNKNOWN: &str =
     "https://github.com/cuddlekube/cuddlekube/blob/main/docs/problems.md#outcome-unknown";
+
+const SERVER_LISTING: Remote = Remote("server-listing");
+const REGISTER: Remote = Remote("register");
 
 /// The request header that makes a write safe to repeat.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -103,8 +109,13 @@ impl AppState {
             .config
             .server_listing_url
             .join(&format!("/v1/servers?{query}"));
-        let sent = self.api.get(url).send().await;
-        answer(sent, "server-listing", Call::Read).await
+        let sent = self
+            .api
+            .get(url)
+            .with_extension(SERVER_LISTING)
+            .send()
+            .await;
+        answer(sent, SERVER_LISTING, Call::Read).await
     }
 
     #[tracing::instrument(skip(self))]
@@ -113,8 +124,13 @@ impl AppState {
             .config
             .server_listing_url
             .join(&format!("/v1/servers/{ckid}"));
-        let sent = self.api.get(url).send().await;
-        answer(sent, "server-listing", Call::Read).await
+        let sent = self
+            .api
+            .get(url)
+            .with_extension(SERVER_LISTING)
+            .send()
+            .await;
+        answer(sent, SERVER_LISTING, Call::Read).await
     }
 
     /// Feeds a resident. With a key, a repeat (a retry, a double click) is answered
@@ -129,8 +145,8 @@ impl AppState {
             .config
             .server_listing_url
             .join(&format!("/v1/servers/{ckid}/feed"));
-        let request = with_key(self.api.post(url), key);
-        answer(request.send().await, "server-listing", Call::Write).await
+        let request = with_key(self.api.post(url).with_extension(SERVER_LISTING), key);
+        answer(request.send().await, SERVER_LISTING, Call::Write).await
     }
 
     /// Asks register to admit a resident; with a key, a repeat is answered with the
@@ -142,8 +158,14 @@ impl AppState {
         key: Option<&IdempotencyKey>,
     ) -> Result<Resident, UpstreamError> {
         let url = self.config.register_url.join("/v1/registrations");
-        let request = with_key(self.api.post(url).json(registration), key);
-        answer(request.send().await, "register", Call::Write).await
+        let request = with_key(
+            self.api
+                .post(url)
+                .with_extension(REGISTER)
+                .json(registration),
+            key,
+        );
+        answer(request.send().await, REGISTER, Call::Write).await
     }
 }
 
@@ -168,23 +190,28 @@ struct Problem {
 }
 
 /// Classifies a failure to get an answer at all.
-fn not_answered(err: &reqwest_middleware::Error, api: &'static str, call: Call) -> UpstreamError {
+fn not_answered(err: &reqwest_middleware::Error, Remote(api): Remote, call: Call) -> UpstreamError {
+    let error = display(err);
     if err.is_builder() {
         // The request could not even be built: our bug, not an outage.
-        tracing::error!(api, error = %err, "request to the API not built");
+        tracing::error!(api, error, "request to the API not built");
         return UpstreamError::Unexpected;
     }
     if err.is_connect() {
-        tracing::warn!(api, error = %err, "API did not answer");
+        tracing::warn!(api, error, "API did not answer");
         return UpstreamError::Unavailable;
     }
     match call {
         Call::Read => {
-            tracing::warn!(api, error = %err, "API answer lost");
+            tracing::warn!(api, error, "API answer lost");
             UpstreamError::Unavailable
         }
         Call::Write => {
-            tracing::warn!(api, error = %err, "API answer lost after a write was sent: outcome unknown");
+            tracing::warn!(
+                api,
+                error,
+                "API answer lost after a write was sent: outcome unknown"
+            );
             UpstreamError::OutcomeUnknown
         }
     }
@@ -192,18 +219,19 @@ fn not_answered(err: &reqwest_middleware::Error, api: &'static str, call: Call) 
 
 async fn answer<T: serde::de::DeserializeOwned>(
     sent: Result<reqwest::Response, reqwest_middleware::Error>,
-    api: &'static str,
+    remote: Remote,
     call: Call,
 ) -> Result<T, UpstreamError> {
-    let response = sent.map_err(|err| not_answered(&err, api, call))?;
+    let Remote(api) = remote;
+    let response = sent.map_err(|err| not_answered(&err, remote, call))?;
     let status = response.status();
     if status.is_success() {
         return response.json::<T>().await.map_err(|err| {
             if err.is_decode() {
-                tracing::error!(api, error = %err, "API answer not understood");
+                tracing::error!(api, error = display(&err), "API answer not understood");
                 UpstreamError::Unexpected
             } else {
-                not_answered(&err.into(), api, call)
+                not_answered(&err.into(), remote, call)
             }
         });
     }

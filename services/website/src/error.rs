@@ -32,11 +32,12 @@ pub enum WebError {
     /// 503: server-listing did not feed the resident (it is unavailable); the same
     /// feeding can be sent again.
     FeedNotSent(Retry),
-    /// 503/502: the feeding was sent but whether it happened is unknown; sending it
-    /// again with the same token is safe.
-    FeedUnconfirmed { retry: Retry, status: StatusCode },
-    /// 502: an API answered something unexpected (the cause is logged).
-    BadGateway,
+    /// 503: the feeding was sent but whether it happened is unknown; sending it again
+    /// with the same token is safe.
+    FeedUnconfirmed(Retry),
+    /// 503: an API failed in a way it did not explain (a 500, an answer not
+    /// understood); the cause is logged, the trace ID shown.
+    UpstreamFailed,
 }
 
 /// For pages that read: what an API's failure means to the visitor.
@@ -50,7 +51,7 @@ impl From<UpstreamError> for WebError {
             | UpstreamError::TooLarge
             | UpstreamError::Refused(_) => Self::BadLink,
             UpstreamError::Unavailable | UpstreamError::OutcomeUnknown => Self::Unavailable,
-            UpstreamError::Unexpected => Self::BadGateway,
+            UpstreamError::Unexpected => Self::UpstreamFailed,
         }
     }
 }
@@ -169,10 +170,10 @@ impl IntoResponse for WebError {
                 .traced()
                 .retry(retry),
             ),
-            Self::FeedUnconfirmed { retry, status } => (
-                status,
+            Self::FeedUnconfirmed(retry) => (
+                StatusCode::SERVICE_UNAVAILABLE,
                 page(
-                    status,
+                    StatusCode::SERVICE_UNAVAILABLE,
                     "We couldn't confirm the feeding",
                     "Your feeding reached us, but we couldn't confirm whether it happened. \
                      Trying again is safe: the resident will not be fed twice. If it keeps \
@@ -181,10 +182,10 @@ impl IntoResponse for WebError {
                 .traced()
                 .retry(retry),
             ),
-            Self::BadGateway => (
-                StatusCode::BAD_GATEWAY,
+            Self::UpstreamFailed => (
+                StatusCode::SERVICE_UNAVAILABLE,
                 page(
-                    StatusCode::BAD_GATEWAY,
+                    StatusCode::SERVICE_UNAVAILABLE,
                     "Something went wrong behind the scenes",
                     "A part of Cuddle Kube answered in a way we didn't expect. The staff can \
                      see what happened: tell us the reference below if it keeps happening.",

@@ -232,7 +232,7 @@ pub enum Retry {
     },
 }
 
-/// The 400, 403, 404, 405, 502 and 503 pages.
+/// The 400, 403, 404, 405, 413 and 503 pages.
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {

@@ -95,13 +95,10 @@ async fn register(
             let notice = Notice::not_sent(trace_id());
             again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
         }
-        Err(UpstreamError::OutcomeUnknown) => {
+        // A 500 (or an answer not understood) says no more than "unknown" either.
+        Err(UpstreamError::OutcomeUnknown | UpstreamError::Unexpected) => {
             let notice = Notice::unconfirmed(&form.name, trace_id());
             again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
-        }
-        Err(UpstreamError::Unexpected) => {
-            let notice = Notice::unconfirmed(&form.name, trace_id());
-            again(StatusCode::BAD_GATEWAY, form, None, Some(notice))
         }
     }
 }

@@ -273,14 +273,10 @@ async fn feed(
         }
         Err(UpstreamError::NotFound) => Err(WebError::NotFound),
         Err(UpstreamError::Unavailable) => Err(WebError::FeedNotSent(retry())),
-        Err(UpstreamError::OutcomeUnknown) => Err(WebError::FeedUnconfirmed {
-            retry: retry(),
-            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        }),
-        Err(UpstreamError::Unexpected) => Err(WebError::FeedUnconfirmed {
-            retry: retry(),
-            status: axum::http::StatusCode::BAD_GATEWAY,
-        }),
+        // A 500 (or an answer not understood) says no more than "unknown" either.
+        Err(UpstreamError::OutcomeUnknown | UpstreamError::Unexpected) => {
+            Err(WebError::FeedUnconfirmed(retry()))
+        }
         Err(
             UpstreamError::BadRequest
             | UpstreamError::Conflict

@@ -294,7 +294,7 @@ async fn each_refusal_of_a_write_says_what_to_fix() {
         ),
         (
             500,
-            502,
+            503,
             "We couldn't confirm your request",
             "We couldn't confirm the feeding",
         ),
