@@ -112,7 +112,7 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
         ],
         &log("website"),
     )?;
-    let sink = otlp_sink().await?;
+    let (sink, _) = otlp_sink().await?;
     let mut exporting_env = aws(&small);
     exporting_env.push((
         "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -280,6 +280,7 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
             .push((service.name.clone(), report::rss_kib(service.pid())));
     }
     results.startup_ms = report::startup_ms(&aws(&small), scale.startups, &log("startup"))?;
+    results.volume = Some(telemetry_volume(&http, &aws(&small), &out).await?);
     results.binaries = report::binary_sizes();
     results.images = report::image_sizes();
     results.elapsed_s = started.elapsed().as_secs_f64();
@@ -362,4 +363,49 @@ async fn seeded_table(
         .await
         .map_err(|e| telemetry::errors::display(&e))?;
     Ok(table)
+}
+
+/// What 1,000 website requests cost in telemetry, with the defaults the infra sets
+/// (INFO logs, one access line in 20 kept): spans and OTLP bytes exported by all three
+/// services, and log bytes written. A fresh stack, so nothing else is counted.
+async fn telemetry_volume(
+    http: &reqwest::Client,
+    aws: &[(&'static str, String)],
+    out: &std::path::Path,
+) -> Result<report::Volume, String> {
+    const REQUESTS: u64 = 1_000;
+    let (sink, received) = otlp_sink().await?;
+    let mut env: Vec<(&str, String)> = aws.iter().filter(|(k, _)| *k != "RUST_LOG").cloned().collect();
+    env.extend([
+        ("RUST_LOG", "info".to_owned()),
+        ("ACCESS_LOG_SAMPLE_RATIO", "0.05".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{sink}")),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
+    ]);
+    let logs = ["volume-server-listing", "volume-register", "volume-website"].map(|n| out.join(format!("{n}.log")));
+    let listing = Running::start("server-listing", &env, &logs[0])?;
+    let register = Running::start("register", &env, &logs[1])?;
+    let mut website_env = env.clone();
+    website_env.extend([("SERVER_LISTING_URL", listing.url("")), ("REGISTER_URL", register.url(""))]);
+    let website = Running::start("website", &website_env, &logs[2])?;
+    let before: u64 = logs.iter().map(|l| std::fs::metadata(l).map_or(0, |m| m.len())).sum();
+    // The visitors' mix: the listing, a resident, the home page.
+    let first = website.url("/residents");
+    let paths = [first.clone(), website.url("/"), first];
+    for i in 0..REQUESTS {
+        let _ = http.get(&paths[i as usize % paths.len()]).send().await;
+    }
+    // Let the batch exporters (200 ms here) send what they hold before the processes go.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop((website, register, listing));
+    let after: u64 = logs.iter().map(|l| std::fs::metadata(l).map_or(0, |m| m.len())).sum();
+    let received = *received.lock().map_err(|e| e.to_string())?;
+    Ok(report::Volume {
+        website_requests: REQUESTS,
+        traces: REQUESTS,
+        spans: received.spans,
+        trace_bytes: received.trace_bytes,
+        metric_bytes: received.metric_bytes,
+        log_bytes: after - before,
+    })
 }

@@ -30,6 +30,7 @@ pub struct Results {
     pub rss_kib: Vec<(String, Option<u64>)>,
     /// Median of the runs from exec to the first 200 on /ready.
     pub startup_ms: f64,
+    pub volume: Option<Volume>,
     pub binaries: Vec<(String, u64)>,
     pub images: Vec<(String, Option<u64>)>,
     pub elapsed_s: f64,
@@ -51,6 +52,7 @@ impl Results {
             telemetry: Vec::new(),
             rss_kib: Vec::new(),
             startup_ms: f64::NAN,
+            volume: None,
             binaries: Vec::new(),
             images: Vec::new(),
             elapsed_s: 0.0,
@@ -142,6 +144,22 @@ impl Results {
                 ratio(on.p50_ms.median, off.p50_ms.median),
                 ratio(info.rps.median, warn.rps.median),
                 ratio(info.p50_ms.median, warn.p50_ms.median)
+            );
+        }
+        if let Some(v) = &self.volume {
+            let _ = writeln!(
+                md,
+                "\n### Telemetry volume per {} website requests (INFO logs, ACCESS_LOG_SAMPLE_RATIO=0.05)\n\n\
+                 - traces exported: {} ({} spans, {:.0} KiB OTLP); the collector then keeps every \
+                 error or slow one and 5 % of the rest\n\
+                 - metrics exported: {:.0} KiB OTLP (per export interval, not per request)\n\
+                 - log lines written by the three services: {:.1} KiB",
+                v.website_requests,
+                v.traces,
+                v.spans,
+                v.trace_bytes as f64 / 1024.0,
+                v.metric_bytes as f64 / 1024.0,
+                v.log_bytes as f64 / 1024.0
             );
         }
         let _ = writeln!(md, "\n### Footprint (as measured, not ratios)\n");
@@ -301,4 +319,15 @@ pub fn image_sizes() -> Vec<(String, Option<u64>)> {
             (image, size)
         })
         .collect()
+}
+
+/// Telemetry exported and written for a number of website requests.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Volume {
+    pub website_requests: u64,
+    pub traces: u64,
+    pub spans: u64,
+    pub trace_bytes: u64,
+    pub metric_bytes: u64,
+    pub log_bytes: u64,
 }

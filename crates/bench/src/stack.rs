@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dynamodb_local::DynamoDbLocal;
@@ -94,33 +95,59 @@ pub fn dynamodb() -> Result<DynamoDbLocal, String> {
     DynamoDbLocal::start(Path::new(&dir), None).map_err(|e| e.to_string())
 }
 
-/// A sink for OTLP/HTTP exports: answers every request 200 and keeps nothing, so the
+/// What an OTLP sink received.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Received {
+    pub trace_bytes: u64,
+    pub spans: u64,
+    pub metric_bytes: u64,
+}
+
+/// A sink for OTLP/HTTP exports: answers every request 200 and keeps only counts, so the
 /// telemetry comparison measures the services' cost of exporting, not a collector's.
-pub async fn otlp_sink() -> Result<u16, String> {
+pub async fn otlp_sink() -> Result<(u16, Arc<Mutex<Received>>), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let received = Arc::new(Mutex::new(Received::default()));
+    let counts = received.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let counts = counts.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let counts = counts.clone();
+                    async move {
                         use http_body_util::BodyExt as _;
-                        let _ = request.into_body().collect().await;
+                        use prost::Message as _;
+                        let traces = request.uri().path() == "/v1/traces";
+                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let mut counts = counts.lock().expect("lock");
+                        if traces {
+                            counts.trace_bytes += body.len() as u64;
+                            let export = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
+                                .unwrap_or_default();
+                            counts.spans += export
+                                .resource_spans
+                                .iter()
+                                .flat_map(|r| &r.scope_spans)
+                                .map(|s| s.spans.len() as u64)
+                                .sum::<u64>();
+                        } else {
+                            counts.metric_bytes += body.len() as u64;
+                        }
                         Ok::<_, std::convert::Infallible>(hyper::Response::new(
                             http_body_util::Empty::<hyper::body::Bytes>::new(),
                         ))
-                    },
-                );
+                    }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
             });
         }
     });
-    Ok(port)
+    Ok((port, received))
 }
