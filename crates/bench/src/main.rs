@@ -375,20 +375,34 @@ async fn telemetry_volume(
 ) -> Result<report::Volume, String> {
     const REQUESTS: u64 = 1_000;
     let (sink, received) = otlp_sink().await?;
-    let mut env: Vec<(&str, String)> = aws.iter().filter(|(k, _)| *k != "RUST_LOG").cloned().collect();
+    let mut env: Vec<(&str, String)> = aws
+        .iter()
+        .filter(|(k, _)| *k != "RUST_LOG")
+        .cloned()
+        .collect();
     env.extend([
         ("RUST_LOG", "info".to_owned()),
         ("ACCESS_LOG_SAMPLE_RATIO", "0.05".to_owned()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{sink}")),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{sink}"),
+        ),
         ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
     ]);
-    let logs = ["volume-server-listing", "volume-register", "volume-website"].map(|n| out.join(format!("{n}.log")));
+    let logs = ["volume-server-listing", "volume-register", "volume-website"]
+        .map(|n| out.join(format!("{n}.log")));
     let listing = Running::start("server-listing", &env, &logs[0])?;
     let register = Running::start("register", &env, &logs[1])?;
     let mut website_env = env.clone();
-    website_env.extend([("SERVER_LISTING_URL", listing.url("")), ("REGISTER_URL", register.url(""))]);
+    website_env.extend([
+        ("SERVER_LISTING_URL", listing.url("")),
+        ("REGISTER_URL", register.url("")),
+    ]);
     let website = Running::start("website", &website_env, &logs[2])?;
-    let before: u64 = logs.iter().map(|l| std::fs::metadata(l).map_or(0, |m| m.len())).sum();
+    let before: u64 = logs
+        .iter()
+        .map(|l| std::fs::metadata(l).map_or(0, |m| m.len()))
+        .sum();
     // The visitors' mix: the listing, a resident, the home page.
     let first = website.url("/residents");
     let paths = [first.clone(), website.url("/"), first];
@@ -398,7 +412,10 @@ async fn telemetry_volume(
     // Let the batch exporters (200 ms here) send what they hold before the processes go.
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop((website, register, listing));
-    let after: u64 = logs.iter().map(|l| std::fs::metadata(l).map_or(0, |m| m.len())).sum();
+    let after: u64 = logs
+        .iter()
+        .map(|l| std::fs::metadata(l).map_or(0, |m| m.len()))
+        .sum();
     let received = *received.lock().map_err(|e| e.to_string())?;
     Ok(report::Volume {
         website_requests: REQUESTS,

@@ -114,35 +114,44 @@ pub async fn otlp_sink() -> Result<(u16, Arc<Mutex<Received>>), String> {
     let counts = received.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let counts = counts.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let counts = counts.clone();
-                    async move {
-                        use http_body_util::BodyExt as _;
-                        use prost::Message as _;
-                        let traces = request.uri().path() == "/v1/traces";
-                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        let mut counts = counts.lock().expect("lock");
-                        if traces {
-                            counts.trace_bytes += body.len() as u64;
-                            let export = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let counts = counts.clone();
+                        async move {
+                            use http_body_util::BodyExt as _;
+                            use prost::Message as _;
+                            let traces = request.uri().path() == "/v1/traces";
+                            let body = request
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
                                 .unwrap_or_default();
-                            counts.spans += export
-                                .resource_spans
-                                .iter()
-                                .flat_map(|r| &r.scope_spans)
-                                .map(|s| s.spans.len() as u64)
-                                .sum::<u64>();
-                        } else {
-                            counts.metric_bytes += body.len() as u64;
+                            let mut counts = counts.lock().expect("lock");
+                            if traces {
+                                counts.trace_bytes += body.len() as u64;
+                                let export = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
+                                .unwrap_or_default();
+                                counts.spans += export
+                                    .resource_spans
+                                    .iter()
+                                    .flat_map(|r| &r.scope_spans)
+                                    .map(|s| s.spans.len() as u64)
+                                    .sum::<u64>();
+                            } else {
+                                counts.metric_bytes += body.len() as u64;
+                            }
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Empty::<hyper::body::Bytes>::new(),
+                            ))
                         }
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            http_body_util::Empty::<hyper::body::Bytes>::new(),
-                        ))
-                    }
-                });
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
