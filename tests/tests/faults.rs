@@ -117,7 +117,7 @@ async fn missing_ca_certificates_is_found_in_registers_dynamodb_span() {
     assert_eq!(put.status_code, ERROR, "{put:#?}");
     assert_eq!(put.attribute("aws.remote.service"), Some("AWS::DynamoDB"));
     let exception = &put.events("exception")[0].attributes;
-    assert_eq!(exception["exception.type"], "tls_failure", "{put:#?}");
+    assert_eq!(exception["exception.type"], "tls", "{put:#?}");
     assert!(
         exception["exception.message"].contains("invalid peer certificate: UnknownIssuer"),
         "{exception:#?}"

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use clap::Parser;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
@@ -26,15 +27,26 @@ pub const CA_FILE: &str = "ca.pem";
 const CERT_FILE: &str = "server.pem";
 const KEY_FILE: &str = "server.key";
 
+/// `cuddlekube-admin tls-proxy`'s options.
+#[derive(Debug, Parser)]
+#[command(name = "cuddlekube-admin tls-proxy", no_binary_name = true)]
 struct Options {
+    /// The address to serve TLS on, such as 0.0.0.0:8443 (port 0: any free port).
+    #[arg(long)]
     listen: SocketAddr,
+    /// DynamoDB Local's plain address, such as dynamodb:8000.
+    #[arg(long)]
     upstream: String,
+    /// Where the CA and the server certificate are kept.
+    #[arg(long)]
     certs: PathBuf,
+    /// Another name the certificate is for (besides localhost and 127.0.0.1).
+    #[arg(long = "name")]
     names: Vec<String>,
 }
 
 pub(crate) async fn run(args: &[String]) -> Result<(), Failure> {
-    let options = parse(args).map_err(Failure::Usage)?;
+    let options = Options::try_parse_from(args).map_err(|e| Failure::Usage(e.to_string()))?;
     let failed =
         |what: &str, err: &dyn std::fmt::Display| Failure::Failed(format!("{what}: {err}"));
     ensure_certificates(&options.certs, &options.names).map_err(|e| failed("certificates", &e))?;
@@ -91,36 +103,6 @@ async fn stop() {
             }
         } => {}
     }
-}
-
-fn parse(args: &[String]) -> Result<Options, String> {
-    let (mut listen, mut upstream, mut certs, mut names) = (None, None, None, Vec::new());
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
-        match arg.as_str() {
-            "--listen" => {
-                let text = value()?;
-                listen = Some(text.parse().map_err(|_| {
-                    format!("--listen {text:?} is not an address such as 0.0.0.0:8443")
-                })?);
-            }
-            "--upstream" => upstream = Some(value()?),
-            "--certs" => certs = Some(PathBuf::from(value()?)),
-            "--name" => names.push(value()?),
-            other => return Err(format!("unknown option {other:?}")),
-        }
-    }
-    Ok(Options {
-        listen: listen.ok_or("--listen is required")?,
-        upstream: upstream.ok_or("--upstream is required")?,
-        certs: certs.ok_or("--certs is required")?,
-        names,
-    })
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

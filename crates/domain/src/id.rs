@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
-use crate::{IdempotencyKey, InvalidValue, Refusal, Timestamp};
+use crate::{IdempotencyKey, InvalidValue, Timestamp};
 
 /// A resident's id (`ckid`).
 ///
@@ -42,22 +42,9 @@ impl ResidentId {
     }
 
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        let ok = !value.is_empty()
-            && value.len() <= Self::MAX_LEN
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                Refusal::Malformed,
-                format!(
-                    "ckid must be 1 to {} letters, digits, '.', '_' or '-'",
-                    Self::MAX_LEN
-                ),
-            ))
-        }
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+        let what = "letters, digits, '.', '_' or '-'";
+        crate::identifier(value, "ckid", Self::MAX_LEN, allowed, what).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

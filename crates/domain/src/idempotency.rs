@@ -1,4 +1,4 @@
-use crate::{InvalidValue, Refusal};
+use crate::InvalidValue;
 
 /// The `Idempotency-Key` a client sends so that a retried write (an admission, a
 /// feeding) is answered with the first result instead of being done twice: 1..=128
@@ -10,20 +10,15 @@ impl IdempotencyKey {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        let ok = !value.is_empty()
-            && value.len() <= Self::MAX_LEN
-            && value.bytes().all(|b| b.is_ascii_graphic());
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                Refusal::Malformed,
-                format!(
-                    "Idempotency-Key must be 1 to {} visible ASCII characters",
-                    Self::MAX_LEN
-                ),
-            ))
-        }
+        let what = "visible ASCII characters";
+        crate::identifier(
+            value,
+            "Idempotency-Key",
+            Self::MAX_LEN,
+            |b| b.is_ascii_graphic(),
+            what,
+        )
+        .map(Self)
     }
 
     /// A fresh key, for a write the client sent without one: the service's own, so that

@@ -78,3 +78,22 @@ pub enum Refusal {
     /// Not of the form an identifier (a ckid, an `Idempotency-Key`) takes.
     Malformed,
 }
+
+/// An identifier (a ckid, a key): 1 to `max` bytes, each `allowed`; refused as
+/// [`Refusal::Malformed`] naming `name` and `what` it may hold.
+fn identifier(
+    value: &str,
+    name: &str,
+    max: usize,
+    allowed: impl Fn(u8) -> bool,
+    what: &str,
+) -> Result<String, InvalidValue> {
+    if !value.is_empty() && value.len() <= max && value.bytes().all(allowed) {
+        Ok(value.to_owned())
+    } else {
+        Err(InvalidValue::new(
+            Refusal::Malformed,
+            format!("{name} must be 1 to {max} {what}"),
+        ))
+    }
+}

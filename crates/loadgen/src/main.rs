@@ -4,32 +4,62 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use loadgen::traffic::{self, Plan, Report};
 use loadgen::visitors::Visitors;
 
-const USAGE: &str = "usage: cuddlekube-loadgen [--target URL] [--rate WALKS_PER_SECOND] [--duration DURATION] [--visitors N]
+/// Visitors walking a Cuddle Kube site for a while, then a summary per page. Each walk:
+/// home, residents, the next page, a resident, feed it; every fifth walk also the
+/// admission form (every other time filled in badly). Bounded: at most an hour, at most
+/// 200 walks a second.
+#[derive(Debug, Parser)]
+#[command(name = "cuddlekube-loadgen")]
+struct Options {
+    /// The site.
+    #[arg(long, env = "LOADGEN_TARGET", default_value = "http://127.0.0.1:8080", value_parser = http_url)]
+    target: String,
+    /// Visitor walks per second, all visitors together.
+    #[arg(long, default_value_t = 2.0, value_parser = rate)]
+    rate: f64,
+    /// How long, e.g. 30s or 10m (at most 1h).
+    #[arg(long, default_value = "1m", value_parser = duration)]
+    duration: Duration,
+    /// Visitors walking at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    visitors: u16,
+}
 
-  --target     the site (default http://127.0.0.1:8080; LOADGEN_TARGET)
-  --rate       visitor walks per second, all visitors together (default 2, at most 200)
-  --duration   how long (default 1m, at most 1h), e.g. 30s, 10m
-  --visitors   visitors walking at once (default 4, at most 64)
+fn http_url(text: &str) -> Result<String, String> {
+    if text.starts_with("http://") || text.starts_with("https://") {
+        Ok(text.trim_end_matches('/').to_owned())
+    } else {
+        Err("expected an http:// or https:// URL".into())
+    }
+}
 
-Each walk: home, residents, the next page, a resident, feed it; every fifth walk also
-the admission form (every other time filled in badly).";
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 200.0 => Ok(rate),
+        _ => Err("expected a number above 0 and at most 200".into()),
+    }
+}
 
-const MAX_RATE: f64 = 200.0;
-const MAX_DURATION: Duration = Duration::from_secs(60 * 60);
-const MAX_VISITORS: usize = 64;
+fn duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() && d <= Duration::from_secs(60 * 60) => Ok(d),
+        Ok(_) => Err("expected more than 0 and at most 1h".into()),
+        Err(err) => Err(err.to_string()),
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (target, plan) = match parse(&args) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("cuddlekube-loadgen: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let options = Options::parse();
+    let target = options.target;
+    let plan = Plan {
+        workers: usize::from(options.visitors),
+        duration: options.duration,
+        rate: Some(options.rate),
     };
     let visitors = match Visitors::new(&target) {
         Ok(visitors) => visitors,
@@ -75,60 +105,4 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-fn parse(args: &[String]) -> Result<(String, Plan), String> {
-    let mut target =
-        std::env::var("LOADGEN_TARGET").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-    let mut plan = Plan {
-        workers: 4,
-        duration: Duration::from_secs(60),
-        rate: Some(2.0),
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
-        match arg.as_str() {
-            "--target" => target = value()?,
-            "--rate" => {
-                let text = value()?;
-                let rate: f64 = text
-                    .parse()
-                    .map_err(|_| format!("--rate {text:?} is not a number"))?;
-                if !(rate > 0.0 && rate <= MAX_RATE) {
-                    return Err(format!("--rate must be above 0 and at most {MAX_RATE}"));
-                }
-                plan.rate = Some(rate);
-            }
-            "--duration" => {
-                let text = value()?;
-                let duration = humantime::parse_duration(&text)
-                    .map_err(|e| format!("--duration {text:?}: {e}"))?;
-                if duration.is_zero() || duration > MAX_DURATION {
-                    return Err("--duration must be more than 0 and at most 1h".into());
-                }
-                plan.duration = duration;
-            }
-            "--visitors" => {
-                let text = value()?;
-                let visitors: usize = text
-                    .parse()
-                    .map_err(|_| format!("--visitors {text:?} is not a whole number"))?;
-                if !(1..=MAX_VISITORS).contains(&visitors) {
-                    return Err(format!("--visitors must be 1 to {MAX_VISITORS}"));
-                }
-                plan.workers = visitors;
-            }
-            "-h" | "--help" => return Err("help".into()),
-            other => return Err(format!("unknown option {other:?}")),
-        }
-    }
-    if !(target.starts_with("http://") || target.starts_with("https://")) {
-        return Err(format!("--target {target:?} is not an http(s) URL"));
-    }
-    Ok((target, plan))
 }

@@ -19,9 +19,11 @@ async fn wrong_method() -> Problem {
     )
 }
 
-/// Adds problem+json 404 and 405 answers to a JSON API router.
-pub fn with_api_fallbacks(router: Router) -> Router {
-    router
+/// A JSON API's router: its `routes`, its OpenAPI `document` at `/openapi.json`, and
+/// problem+json 404 and 405 answers for everything else.
+pub fn api_router(routes: Router, document: utoipa::openapi::OpenApi) -> Router {
+    routes
+        .merge(crate::openapi::document_router(document))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
 }

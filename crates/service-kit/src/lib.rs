@@ -16,7 +16,7 @@ mod store;
 
 pub use app::{Application, Limits, shutdown_signal};
 pub use config::ConfigError;
-pub use fallback::with_api_fallbacks;
+pub use fallback::api_router;
 pub use health::{ServiceInfo, health_router};
 pub use main_entry::run_service;
 pub use problem::{
@@ -24,4 +24,4 @@ pub use problem::{
 };
 pub use serve::ConnectionLimits;
 #[cfg(feature = "store")]
-pub use store::build_on_store;
+pub use store::{bind_on_store, build_on_store};

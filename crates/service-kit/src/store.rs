@@ -6,7 +6,7 @@ use faults::{Faults, Switchboard};
 use store::{Connection, DynamoStore, StoreError, TableName};
 use tracing::Level;
 
-use crate::{Application, Problem, ServiceInfo, config};
+use crate::{Application, Limits, Problem, ServiceInfo, config, health_router};
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
@@ -53,4 +53,16 @@ where
     build_with_store(port, store, faults)
         .await
         .map_err(|err| format!("cannot listen on port {port}: {err}"))
+}
+
+/// Binds an API on the residents table: `routes` beside `/health` and a `/ready` that
+/// asks the table, within the standard limits.
+pub async fn bind_on_store(
+    port: u16,
+    info: ServiceInfo,
+    store: &DynamoStore,
+    routes: axum::Router,
+) -> std::io::Result<Application> {
+    let health = health_router(info, store.readiness_probe());
+    Application::bind(port, routes, health, Limits::default()).await
 }

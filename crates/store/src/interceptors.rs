@@ -65,17 +65,13 @@ fn unanswered<E>(err: &OrchestratorError<E>) -> Attempt {
     });
     if let Some(connect) = connect {
         let tls = telemetry::errors::chain(connect).any(|e| e.is::<rustls::Error>());
-        return Attempt::NotSent(if tls {
-            "tls_failure"
-        } else {
-            "connect_failure"
-        });
+        return Attempt::NotSent(if tls { "tls" } else { "dispatch_failure" });
     }
     let kind = if err.is_timeout_error() || err.as_connector_error().is_some_and(|c| c.is_timeout())
     {
         "timeout"
     } else {
-        "io_failure"
+        "dispatch_failure"
     };
     Attempt::Unanswered(kind)
 }

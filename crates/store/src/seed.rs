@@ -141,6 +141,28 @@ pub fn demo_residents() -> Vec<Resident> {
         .collect()
 }
 
+/// Writes many residents fast (BatchWriteItem, 25 a request, `parallel` requests at
+/// once), for load tests and benchmarks on a fresh table. Unlike [`seed`] these puts are
+/// not conditional: a resident already under one of the ckids is overwritten.
+pub async fn bulk_insert(
+    store: &DynamoStore,
+    residents: &[Resident],
+    parallel: usize,
+) -> Result<(), StoreError> {
+    let batches: Vec<&[Resident]> = residents.chunks(25).collect();
+    for wave in batches.chunks(parallel.max(1)) {
+        let mut writes = tokio::task::JoinSet::new();
+        for batch in wave {
+            let (store, batch) = (store.clone(), batch.to_vec());
+            writes.spawn(async move { store.put_batch(&batch).await });
+        }
+        while let Some(written) = writes.join_next().await {
+            written.map_err(StoreError::internal)??;
+        }
+    }
+    Ok(())
+}
+
 /// Adds the demo residents that are missing; returns how many it added.
 pub async fn seed(store: &DynamoStore) -> Result<usize, StoreError> {
     let mut added = 0;

@@ -9,13 +9,18 @@
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
 //!   checking each step; see `containers.rs`.
 //! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
+//! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
+//! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
+//! - `cargo xtask admin ARGS`: `cuddlekube-admin` against the stack `dev` runs.
 
+mod bench;
 mod containers;
 mod dev;
 mod dev_check;
 mod dynamodb_local;
 mod http;
 mod infra;
+mod load;
 mod test;
 
 use std::process::ExitCode;
@@ -28,6 +33,9 @@ fn main() -> ExitCode {
         Some("dev-check") => dev_check::run(),
         Some("containers") => containers::run(args.collect()),
         Some("infra") => infra::run(),
+        Some("bench") => bench::run(args.collect()),
+        Some("load") => load::run(args.collect()),
+        Some("admin") => dev::admin(args.collect()),
         Some("dynamodb-local") => dynamodb_local::serve_forever(),
         _ => {
             eprintln!(
@@ -38,6 +46,9 @@ fn main() -> ExitCode {
                  dev-check         start `dev`, check every URL it prints, fuzz the APIs, Ctrl-C it, check nothing is left\n  \
                  containers        lint, build and check the images and the compose stack\n  \
                  infra             lint the CloudFormation templates and rehearse their deploy in moto\n  \
+                 bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
+                 load [OPTIONS]    visitors walking the site (`--target URL --rate N --duration D`)\n  \
+                 admin ARGS        cuddlekube-admin against the stack `dev` runs (e.g. `faults list`)\n  \
                  dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
             );
             return ExitCode::from(2);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::post;
 use faults::Faults;
-use service_kit::{Application, Limits, ServiceInfo, health_router, with_api_fallbacks};
+use service_kit::{Application, ServiceInfo};
 use store::{DynamoStore, ResidentAdmitter};
 use utoipa::OpenApi as _;
 
@@ -37,11 +37,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route(routes::PATH, post(routes::register))
-        .with_state(state)
-        .merge(service_kit::openapi::document_router(
-            api_doc::ApiDoc::openapi(),
-        ));
-    with_api_fallbacks(routes)
+        .with_state(state);
+    service_kit::api_router(routes, api_doc::ApiDoc::openapi())
 }
 
 /// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
@@ -59,6 +56,5 @@ pub async fn build_with_store(
     let state = AppState {
         admitter: Arc::new(store.clone()),
     };
-    let health = health_router(INFO, store.readiness_probe());
-    Application::bind(port, router(state), health, Limits::default()).await
+    service_kit::bind_on_store(port, INFO, &store, router(state)).await
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use service_kit::{Application, Limits, ServiceInfo, health_router, with_api_fallbacks};
+use service_kit::{Application, ServiceInfo};
 use store::{DynamoStore, ResidentFeeder, ResidentReader};
 use utoipa::OpenApi as _;
 
@@ -48,11 +48,8 @@ pub fn router(state: AppState, faults: ::faults::Faults) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             faults,
             faults::act_on_faults,
-        ))
-        .merge(service_kit::openapi::document_router(
-            api_doc::ApiDoc::openapi(),
         ));
-    with_api_fallbacks(routes)
+    service_kit::api_router(routes, api_doc::ApiDoc::openapi())
 }
 
 /// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
@@ -70,6 +67,5 @@ pub async fn build_with_store(
         residents: Arc::new(store.clone()),
         feeder: Arc::new(store.clone()),
     };
-    let health = health_router(INFO, store.readiness_probe());
-    Application::bind(port, router(state, faults), health, Limits::default()).await
+    service_kit::bind_on_store(port, INFO, &store, router(state, faults)).await
 }

@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest};
 use domain::{IdempotencyKey, NewResident, Resident, ResidentId, Timestamp};
 use tracing::instrument;
 
@@ -73,6 +73,46 @@ impl DynamoStore {
     /// goes through [`ResidentAdmitter::admit`].
     pub async fn insert(&self, resident: &Resident) -> Result<bool, StoreError> {
         Ok(matches!(self.put_new(resident, None).await?, Put::Written))
+    }
+
+    /// Up to 25 residents in one BatchWriteItem (unconditional puts), retrying what
+    /// DynamoDB leaves unprocessed. For `seed::bulk_insert`.
+    pub(crate) async fn put_batch(&self, residents: &[Resident]) -> Result<(), StoreError> {
+        let mut requests = residents
+            .iter()
+            .map(|resident| {
+                let put = PutRequest::builder()
+                    .set_item(Some(resident_item(resident, None)?))
+                    .build()
+                    .map_err(StoreError::internal)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for attempt in 0..10_u32 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(6))).await;
+            }
+            let written = traced(
+                "BatchWriteItem",
+                self.table.as_str(),
+                self.client
+                    .batch_write_item()
+                    .request_items(self.table.as_str(), requests)
+                    .send(),
+            )
+            .await
+            .map_err(StoreError::from_write)?;
+            requests = written
+                .unprocessed_items
+                .and_then(|mut left| left.remove(self.table.as_str()))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB kept leaving writes unprocessed".into(),
+        ))
     }
 }
 
