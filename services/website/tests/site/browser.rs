@@ -160,7 +160,9 @@ impl Browser {
             .unwrap_or_else(|e| panic!("goto {url}: {e}"));
     }
 
-    /// The text of the first element matching `css`. A page that is replaced between
+    /// The text of the first element matching `css`, waited for up to 30 s (a form's
+    /// answer on a loaded two-core machine; once seen to take over 10 s while the
+    /// other site tests ran beside the walk). A page that is replaced between
     /// finding the element and reading it (a POST/redirect back to the same path) makes
     /// the element stale: then it is found again on the new page.
     pub async fn text(&self, css: &str) -> String {
@@ -169,7 +171,7 @@ impl Browser {
             let element = self
                 .client
                 .wait()
-                .at_most(Duration::from_secs(10))
+                .at_most(Duration::from_secs(30))
                 .for_element(Locator::Css(css))
                 .await
                 .unwrap_or_else(|e| panic!("no {css}: {e}"));
@@ -177,7 +179,7 @@ impl Browser {
                 Ok(text) => return text,
                 Err(e)
                     if e.is_stale_element_reference()
-                        && started.elapsed() < Duration::from_secs(10) => {}
+                        && started.elapsed() < Duration::from_secs(30) => {}
                 Err(e) => panic!("text of {css}: {e}"),
             }
         }
