@@ -192,7 +192,9 @@ impl reqwest_middleware::Middleware for ClientSpans {
             Ok(response) => {
                 let status = response.status();
                 span.record("http.response.status_code", status.as_u16());
-                if status.is_server_error() {
+                // A call refused (4xx) or failed (5xx) is the client span's error, as the
+                // semantic conventions say; X-Ray shows it as an error or a fault.
+                if status.is_client_error() || status.is_server_error() {
                     span.record("otel.status_code", "ERROR");
                     span.record("error.type", status.as_str());
                 }
