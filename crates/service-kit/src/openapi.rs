@@ -20,8 +20,10 @@ pub const DOCUMENT_PATH: &str = "/openapi.json";
 /// `GET /openapi.json` answering `document` with service-kit's own operations merged
 /// in, serialized once.
 pub fn document_router(document: Document) -> Router {
-    let json = serde_json::to_vec(&document.merge_from(OperationsApi::openapi()))
-        .expect("an OpenAPI document always serializes");
+    let mut document = document.merge_from(OperationsApi::openapi());
+    let description = document.info.description.take().unwrap_or_default();
+    document.info.description = Some(format!("{description}\n\n{}", bounds()));
+    let json = serde_json::to_vec(&document).expect("an OpenAPI document always serializes");
     let json = axum::body::Bytes::from(json);
     Router::new().route(
         DOCUMENT_PATH,
@@ -156,6 +158,27 @@ fn ready() {}
     reason = "documentation only: document_router serves /openapi.json"
 )]
 fn openapi_json() {}
+
+/// What every service bounds, in words, from the values it runs with.
+fn bounds() -> String {
+    let limits = crate::Limits::default();
+    format!(
+        "**Bounds.** A request body may be at most {} KiB (413; at once, unread, when \
+         `Content-Length` declares more). A request is answered within {} s (else 503 with \
+         `Retry-After`; for a write, the `outcome-unknown` problem type, since it may have \
+         been applied). A connection must send a request head within {} s of opening or of \
+         its previous answer (else it is closed: this is also the keep-alive idle timeout); \
+         at most {} connections and {} requests are served at once (beyond, 503). A 503 of \
+         type `about:blank` means nothing was done; of type \
+         `{OUTCOME_UNKNOWN}`, that a write may or may not have been applied — repeat it \
+         with the same `Idempotency-Key`.",
+        limits.body_bytes / 1024,
+        limits.request_timeout.as_secs(),
+        limits.connections.head_timeout.as_secs(),
+        limits.connections.max_connections,
+        limits.concurrency
+    )
+}
 
 /// A problem+json answer, optionally with `Retry-After`.
 fn problem(description: &str, retry_after: bool) -> RefOr<Response> {

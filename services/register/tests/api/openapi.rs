@@ -30,6 +30,19 @@ async fn the_registration_endpoint_is_described_with_every_answer() {
     let (_app, doc) = document().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["info"]["title"], "register");
+    let description = doc["info"]["description"].as_str().unwrap();
+    for bound in [
+        "16 KiB",
+        "10 s",
+        "20 s",
+        "1024 connections",
+        "outcome-unknown",
+    ] {
+        assert!(
+            description.contains(bound),
+            "the document does not say {bound:?}"
+        );
+    }
 
     let post = &doc["paths"]["/v1/registrations"]["post"];
     assert_eq!(post["operationId"], "register");
