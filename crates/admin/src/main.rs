@@ -2,7 +2,8 @@
 //! (`RESIDENTS_TABLE`, `AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_CA_BUNDLE`, ...).
 //!
 //! - `create-table | seed | migrate | init` (`table.rs`): the residents table; every one
-//!   idempotent, so compose's init step may run it on every `up`.
+//!   idempotent, so compose's init step may run it on every `up`. `ping` (`table.rs`):
+//!   one DynamoDB call, the probe of compose's TLS proxy.
 //! - `faults list | on NAME [options] | off NAME | off --all` (`faults.rs`): the fault
 //!   switchboard every service watches.
 //! - `tls-proxy` (`tls_proxy.rs`): TLS in front of DynamoDB Local, with a CA made at
@@ -21,15 +22,17 @@ commands:
   seed                add the demo residents that are missing
   migrate             bring residents written in the 2019 shape into the listing indexes
   init                create-table, then seed (what local stacks run at start)
+  ping                one DynamoDB call through the configured endpoint and trust store
+                      (exit 0 if DynamoDB answered: compose's probe of its TLS proxy)
   faults list         the fault scenarios, and which are on
   faults on NAME [--OPTION VALUE ...] [--for DURATION]
                       switch a scenario on (every service sees it within 5 s; it switches
                       itself off after --for, default 1h, at most 24h)
   faults off NAME     switch a scenario off
   faults off --all    switch every scenario off
-  tls-proxy --listen ADDR --upstream HOST:PORT --ca-out FILE [--name NAME ...]
-                      serve TLS on ADDR for DynamoDB Local at HOST:PORT, with a new CA
-                      written to FILE (give it to the services as AWS_CA_BUNDLE)
+  tls-proxy --listen ADDR --upstream HOST:PORT --certs DIR [--name NAME ...]
+                      serve TLS on ADDR for DynamoDB Local at HOST:PORT, with a CA made
+                      on first start and kept in DIR/ca.pem (the services' AWS_CA_BUNDLE)
 
 environment: RESIDENTS_TABLE (default cuddlekube), AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB,
 AWS_CA_BUNDLE";
@@ -46,6 +49,7 @@ async fn main() -> ExitCode {
         "create-table" | "seed" | "migrate" | "init" if rest.is_empty() => {
             table::run(&command).await
         }
+        "ping" if rest.is_empty() => table::ping().await,
         "faults" => faults::run(rest).await,
         "tls-proxy" => tls_proxy::run(rest).await,
         _ => {

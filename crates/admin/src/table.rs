@@ -29,3 +29,18 @@ pub(crate) async fn run(command: &str) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// One DynamoDB call (ListTables) through the configured endpoint and trust store. It is
+/// compose's healthcheck of `dynamodb-tls`: it passes only when the TLS handshake verifies
+/// against the local CA and DynamoDB Local answers behind the proxy.
+pub(crate) async fn ping() -> Result<(), Failure> {
+    let client = store::dynamodb_client().await?;
+    client
+        .list_tables()
+        .limit(1)
+        .send()
+        .await
+        .map_err(|err| Failure::Failed(telemetry::errors::display(&err)))?;
+    println!("DynamoDB answered");
+    Ok(())
+}
