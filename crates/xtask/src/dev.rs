@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::dynamodb_local::DynamoDbLocal;
+use crate::dynamodb;
 use crate::project_root;
 use crate::test::LOCAL_AWS_ENV;
 
@@ -74,7 +74,7 @@ pub fn run() -> anyhow::Result<()> {
         let _ = stop_tx.send(());
     })?;
 
-    let dynamodb = DynamoDbLocal::start()?;
+    let dynamodb = dynamodb::start()?;
     let bin = |name: &str| project_root().join("target/debug").join(name);
     let mut processes = Processes(Vec::new());
 

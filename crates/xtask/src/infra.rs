@@ -10,7 +10,7 @@
 //! Prints PASS/FAIL per check and a summary line; fails if any check failed. The template
 //! tests (`cargo test -p stack-tests --test infra --test collector`) run with the others.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
-use crate::project_root;
+use crate::{free_port, project_root};
 
 pub fn run() -> anyhow::Result<()> {
     let root = project_root();
@@ -112,9 +112,7 @@ fn templates(infra: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn rehearse(root: &Path, bin: &Path) -> anyhow::Result<()> {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let log = root.join("target/moto-server.log");
     let server = MotoServer::start(bin, port, &log)?;
     server.wait_ready(Duration::from_secs(30))?;

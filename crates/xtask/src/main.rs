@@ -17,7 +17,7 @@ mod bench;
 mod containers;
 mod dev;
 mod dev_check;
-mod dynamodb_local;
+mod dynamodb;
 mod http;
 mod infra;
 mod load;
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.collect()),
         Some("load") => load::run(args.collect()),
         Some("admin") => dev::admin(args.collect()),
-        Some("dynamodb-local") => dynamodb_local::serve_forever(),
+        Some("dynamodb-local") => dynamodb::serve_forever(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -62,6 +62,9 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A loopback port nobody listens on now: the one the tests' DynamoDB Local uses too.
+use dynamodb_local::free_port;
 
 /// The workspace root (xtask lives at crates/xtask).
 fn project_root() -> std::path::PathBuf {

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::bail;
 
-use crate::dynamodb_local::{DynamoDbLocal, ensure_jar};
+use crate::dynamodb;
 use crate::project_root;
 
 /// Credentials and region DynamoDB Local accepts; they are not secrets.
@@ -31,8 +31,8 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
     if !status.success() {
         bail!("the binaries do not build");
     }
-    let jar_dir = ensure_jar()?;
-    let local = DynamoDbLocal::start()?;
+    let jar_dir = dynamodb::ensure_jar()?;
+    let local = dynamodb::start()?;
     eprintln!("xtask: DynamoDB Local is serving on {}", local.endpoint());
     // Arguments after `--` replace `--workspace` (e.g. `-- -p store feed`).
     let mut args: Vec<String> = extra.into_iter().skip_while(|a| a == "--").collect();
@@ -45,7 +45,7 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
         .envs(LOCAL_AWS_ENV)
         .env("AWS_ENDPOINT_URL_DYNAMODB", local.endpoint())
         // For tests that need a DynamoDB Local of their own (to stop it mid-test).
-        .env("DYNAMODB_LOCAL_DIR", &jar_dir)
+        .env(dynamodb_local::JAR_DIR_VAR, &jar_dir)
         .current_dir(project_root())
         .status()?;
     drop(local);

@@ -8,9 +8,8 @@ use serde_json::Value;
 use super::build::inspect_image;
 use super::podman::{Containers, DynamoDbImage, healthcheck};
 use super::summary::Summary;
-use super::{
-    Build, Ctx, RUNTIME_USER, SANDBOX_LABEL, SEED_COUNT, SERVICES, START_LIMIT, TARGETS, free_port,
-};
+use super::{Build, Ctx, RUNTIME_USER, SANDBOX_LABEL, SEED_COUNT, SERVICES, START_LIMIT, TARGETS};
+use crate::free_port;
 use crate::http::http_get;
 
 pub(super) fn image_checks(ctx: &Ctx, summary: &mut Summary) {

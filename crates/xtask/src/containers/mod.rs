@@ -31,7 +31,6 @@
 //! Everything it starts is removed when it ends, also on failure or Ctrl-C (Drop guards).
 //! Every wait is bounded; nothing asserts a duration.
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -305,12 +304,6 @@ fn workspace_version(manifest: &str) -> Option<String> {
                     .to_string(),
             )
         })
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }
 
 #[cfg(test)]

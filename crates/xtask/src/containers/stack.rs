@@ -10,7 +10,8 @@ use xshell::Cmd;
 
 use super::images::check_ready;
 use super::podman::{Containers, DynamoDbImage, healthcheck};
-use super::{COMMAND_LIMIT, Ctx, DEFAULT_PORTS, IMAGE_TAG, PROJECT, START_LIMIT, free_port};
+use super::{COMMAND_LIMIT, Ctx, DEFAULT_PORTS, IMAGE_TAG, PROJECT, START_LIMIT};
+use crate::free_port;
 
 /// A service's `depends_on`: (dependency, condition) pairs.
 type Dependencies = Vec<(String, String)>;
