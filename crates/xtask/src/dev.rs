@@ -34,7 +34,8 @@ fn dev_dir() -> PathBuf {
     project_root().join("target/dev")
 }
 
-/// Child processes, stopped (SIGTERM, then kill) when dropped.
+/// Child processes, stopped (SIGTERM, then kill) when dropped. `std::process` rather than
+/// xshell: they run alongside `dev` (and the proxy's first stdout line is read).
 struct Processes(Vec<(&'static str, Child)>);
 
 impl Drop for Processes {
@@ -116,11 +117,11 @@ pub fn run() -> anyhow::Result<()> {
         .collect();
     write_admin_env(&aws)?;
 
-    let mut init = Command::new(bin("cuddlekube-admin"));
-    init.arg("init").envs(aws.iter().map(|(k, v)| (*k, v)));
-    if !init.status()?.success() {
-        bail!("cuddlekube-admin init failed");
-    }
+    let admin = bin("cuddlekube-admin");
+    xshell::cmd!(sh, "{admin} init")
+        .envs(aws.iter().map(|(k, v)| (*k, v)))
+        .run()
+        .context("cuddlekube-admin init failed")?;
 
     let services = [
         ("server-listing", SERVER_LISTING_PORT),

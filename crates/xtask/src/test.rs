@@ -1,8 +1,7 @@
 //! `cargo xtask test`: the whole test suite against one DynamoDB Local.
 
-use std::process::Command;
-
-use anyhow::bail;
+use anyhow::Context;
+use xshell::{Shell, cmd};
 
 use crate::dynamodb;
 use crate::project_root;
@@ -15,22 +14,17 @@ pub const LOCAL_AWS_ENV: [(&str, &str); 3] = [
 ];
 
 pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    let cargo = env!("CARGO");
     // Build first so the compile does not count against DynamoDB Local's uptime.
-    let status = Command::new(env!("CARGO"))
-        .args(["test", "--workspace", "--no-run"])
-        .current_dir(project_root())
-        .status()?;
-    if !status.success() {
-        bail!("the tests do not compile");
-    }
+    cmd!(sh, "{cargo} test --workspace --no-run")
+        .run()
+        .context("the tests do not compile")?;
     // Whole-stack tests start the service binaries as processes.
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--workspace", "--bins"])
-        .current_dir(project_root())
-        .status()?;
-    if !status.success() {
-        bail!("the binaries do not build");
-    }
+    cmd!(sh, "{cargo} build --workspace --bins")
+        .run()
+        .context("the binaries do not build")?;
     let jar_dir = dynamodb::ensure_jar()?;
     let local = dynamodb::start()?;
     eprintln!("xtask: DynamoDB Local is serving on {}", local.endpoint());
@@ -39,19 +33,14 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
     if args.is_empty() {
         args.push("--workspace".into());
     }
-    let status = Command::new(env!("CARGO"))
-        .arg("test")
-        .args(&args)
+    let tests = cmd!(sh, "{cargo} test {args...}")
         .envs(LOCAL_AWS_ENV)
         .env("AWS_ENDPOINT_URL_DYNAMODB", local.endpoint())
         // For tests that need a DynamoDB Local of their own (to stop it mid-test).
         .env(dynamodb_local::JAR_DIR_VAR, &jar_dir)
-        .current_dir(project_root())
-        .status()?;
+        .run();
     drop(local);
-    if !status.success() {
-        bail!("tests failed");
-    }
+    tests.context("tests failed")?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }
