@@ -17,7 +17,7 @@ use procfs::process::{Process, all_processes};
 use xshell::{Shell, cmd};
 
 use crate::dev::{PRESS_CTRL_C, RUNNING};
-use crate::http::http_get;
+use crate::http::{html_text, http_get};
 use crate::project_root;
 
 /// `cuddlekube-admin init` seeds this many residents (store::seed).
@@ -158,8 +158,7 @@ fn check_seeds(server_listing: u16, website: u16) -> anyhow::Result<()> {
         let name = server["name"]
             .as_str()
             .context("a resident without a name")?;
-        // Seed names are plain text but for an apostrophe, which askama escapes.
-        let shown = name.replace('\'', "&#39;");
+        let shown = html_text(name);
         if !residents.body.contains(&shown) {
             bail!("/residents does not show the seed {name:?}");
         }

@@ -8,7 +8,7 @@ use super::images::{check_health, check_ready};
 use super::stack::ComposeStack;
 use super::summary::Summary;
 use super::{Ctx, SEED_COUNT};
-use crate::http::{http_get, http_request};
+use crate::http::{html_text, http_get, http_request};
 
 pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
     let stack = match summary.value("compose: prepare (ports, images)", || {
@@ -82,7 +82,7 @@ fn website_page_checks(stack: &ComposeStack<'_>) -> anyhow::Result<()> {
         .as_array()
         .context("no `servers` array in the listing")?
         .iter()
-        .filter_map(|server| server["name"].as_str().map(html_escape))
+        .filter_map(|server| server["name"].as_str().map(html_text))
         .collect();
     ensure!(
         names.len() > SEED_COUNT,
@@ -157,15 +157,6 @@ fn residents_pages(port: u16) -> anyhow::Result<String> {
         }
     }
     bail!("/residents has more than 20 pages")
-}
-
-/// Text as askama escapes it in HTML.
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// GET /v1/servers?limit=100 on server-listing: exactly `expected` residents, all distinct,
