@@ -14,8 +14,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         [flag] if flag == "--quick" => true,
         _ => bail!("usage: cargo xtask bench [--quick]"),
     };
-    let sh = xshell::Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let cargo = env!("CARGO");
     xshell::cmd!(sh, "{cargo} build --release --workspace --bins")
         .run()

@@ -64,8 +64,7 @@ pub fn run() -> anyhow::Result<()> {
         TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("port {port} is in use; stop what holds it and retry"))?;
     }
-    let sh = xshell::Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let cargo = env!("CARGO");
     xshell::cmd!(sh, "{cargo} build --workspace --bins")
         .run()

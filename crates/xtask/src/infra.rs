@@ -22,8 +22,7 @@ use crate::{free_port, project_root};
 
 pub fn run() -> anyhow::Result<()> {
     let root = project_root();
-    let sh = Shell::new()?;
-    sh.change_dir(&root);
+    let sh = crate::root_shell()?;
     let venv = root.join("target/ci-venv");
     let bin = venv.join("bin");
     let templates = templates(&root.join("infra"))?;

@@ -66,6 +66,13 @@ fn main() -> ExitCode {
 /// A loopback port nobody listens on now: the one the tests' DynamoDB Local uses too.
 use dynamodb_local::free_port;
 
+/// A shell in the workspace root, for `xshell::cmd!`.
+fn root_shell() -> anyhow::Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(project_root());
+    Ok(sh)
+}
+
 /// The workspace root (xtask lives at crates/xtask).
 fn project_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

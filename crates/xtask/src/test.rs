@@ -1,10 +1,9 @@
 //! `cargo xtask test`: the whole test suite against one DynamoDB Local.
 
 use anyhow::Context;
-use xshell::{Shell, cmd};
+use xshell::cmd;
 
 use crate::dynamodb;
-use crate::project_root;
 
 /// Credentials and region DynamoDB Local accepts; they are not secrets.
 pub const LOCAL_AWS_ENV: [(&str, &str); 3] = [
@@ -14,8 +13,7 @@ pub const LOCAL_AWS_ENV: [(&str, &str); 3] = [
 ];
 
 pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
-    let sh = Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let cargo = env!("CARGO");
     // Build first so the compile does not count against DynamoDB Local's uptime.
     cmd!(sh, "{cargo} test --workspace --no-run")

@@ -6,7 +6,7 @@ use anyhow::{Context, ensure};
 use serde_json::Value;
 
 use super::build::inspect_image;
-use super::podman::{Containers, DynamoDbImage, healthcheck};
+use super::podman::{Containers, DynamoDbImage, clean_up, healthcheck};
 use super::summary::Summary;
 use super::{Build, Ctx, RUNTIME_USER, SANDBOX_LABEL, SEED_COUNT, SERVICES, START_LIMIT, TARGETS};
 use crate::free_port;
@@ -162,13 +162,7 @@ fn check_no_shell(ctx: &Ctx, target: &str) -> anyhow::Result<()> {
 fn check_ca_bundle(ctx: &Ctx, target: &str) -> anyhow::Result<()> {
     const BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
     let name = format!("ck-xtask-ca-{target}");
-    let _ = ctx
-        .podman()
-        .args(["rm", "-f", &name])
-        .quiet()
-        .ignore_status()
-        .ignore_stderr()
-        .output();
+    clean_up(ctx.podman().args(["rm", "-f", &name]));
     ctx.podman()
         .args(["create", "--pull=never", "--name", &name])
         .args(["--label", SANDBOX_LABEL, &Build::image(target)])
@@ -398,15 +392,11 @@ impl<'a> Sandbox<'a> {
 impl Drop for Sandbox<'_> {
     fn drop(&mut self) {
         drop(Containers(self.ctx, std::mem::take(&mut self.containers)));
-        let _ = self
-            .ctx
-            .podman()
-            .args(["network", "rm", "-f", &self.network])
-            .quiet()
-            .ignore_status()
-            .ignore_stdout()
-            .ignore_stderr()
-            .output();
+        clean_up(
+            self.ctx
+                .podman()
+                .args(["network", "rm", "-f", &self.network]),
+        );
     }
 }
 
@@ -420,14 +410,7 @@ fn remove_leftovers(ctx: &Ctx) {
         .unwrap_or_default();
     let ids: Vec<String> = leftovers.lines().map(str::to_string).collect();
     drop(Containers(ctx, ids));
-    let _ = ctx
-        .podman()
-        .args(["network", "rm", "-f", Sandbox::NETWORK])
-        .quiet()
-        .ignore_status()
-        .ignore_stdout()
-        .ignore_stderr()
-        .output();
+    clean_up(ctx.podman().args(["network", "rm", "-f", Sandbox::NETWORK]));
 }
 
 /// What the admin and API containers need to use DynamoDB Local on the sandbox network.

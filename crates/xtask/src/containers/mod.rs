@@ -39,7 +39,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use xshell::{Cmd, Shell};
 
-use crate::project_root;
 use compose::compose_checks;
 use images::image_checks;
 use lint::{lint_dockerfiles, validate_compose_files};
@@ -88,8 +87,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let stop = stop_on_ctrl_c()?;
-    let sh = Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let tools = Tools::find()?;
     let build = Build::describe(&sh)?;
     println!(

@@ -3,6 +3,8 @@
 
 use anyhow::{Context, ensure};
 
+use xshell::Cmd;
+
 use super::Ctx;
 
 /// Containers removed (stopped at once) when dropped.
@@ -13,16 +15,7 @@ impl Drop for Containers<'_> {
         if self.1.is_empty() {
             return;
         }
-        let _ = self
-            .0
-            .podman()
-            .args(["rm", "-f", "-t", "0"])
-            .args(&self.1)
-            .quiet()
-            .ignore_status()
-            .ignore_stdout()
-            .ignore_stderr()
-            .output();
+        clean_up(self.0.podman().args(["rm", "-f", "-t", "0"]).args(&self.1));
     }
 }
 
@@ -78,6 +71,17 @@ fn dotenv_value(dotenv: &str, key: &str) -> Option<String> {
         let (k, v) = line.trim().split_once('=')?;
         (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
     })
+}
+
+/// Runs a clean-up command for its effect only: a failure (often: nothing to remove) is
+/// no error, and nothing of its output is shown.
+pub(super) fn clean_up(command: Cmd<'_>) {
+    let _ = command
+        .quiet()
+        .ignore_status()
+        .ignore_stdout()
+        .ignore_stderr()
+        .output();
 }
 
 /// `podman healthcheck run`: the container's declared check, run now.
