@@ -7,11 +7,15 @@
 //!   from their OpenAPI documents, then stopped by SIGINT with nothing left behind; see
 //!   `dev_check.rs`.
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
-//!   checking each step; see `containers.rs`.
+//!   checking each step; see `containers/` (a file per step, run by `containers/mod.rs`).
 //! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
 //! - `cargo xtask admin ARGS`: `cuddlekube-admin` against the stack `dev` runs.
+//! - `cargo xtask dynamodb-local`: DynamoDB Local in the foreground; see `dynamodb.rs`.
+//!
+//! Shared: `dynamodb.rs` (the workspace crate `dynamodb-local`, cached under
+//! `target/dynamodb-local`) and `http.rs` (ureq to services on 127.0.0.1).
 
 mod bench;
 mod containers;
