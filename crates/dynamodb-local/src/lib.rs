@@ -91,13 +91,15 @@ impl DynamoDbLocal {
     /// Starts it (again) on its port and waits until it answers.
     pub fn restart(&mut self) -> Result<()> {
         self.stop();
-        let output = || -> Result<Stdio> {
-            Ok(match &self.log {
-                Some(path) => std::fs::File::create(path)?.into(),
-                None => Stdio::null(),
-            })
+        let (stdout, stderr): (Stdio, Stdio) = match &self.log {
+            // Two handles on one open file: the streams take turns at its end rather than
+            // writing over each other from offset 0.
+            Some(path) => {
+                let file = std::fs::File::create(path)?;
+                (file.try_clone()?.into(), file.into())
+            }
+            None => (Stdio::null(), Stdio::null()),
         };
-        let (stdout, stderr) = (output()?, output()?);
         let child = Command::new("java")
             .arg(format!(
                 "-Djava.library.path={}",

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 
-use crate::dynamodb_local::ensure_jar;
+use crate::dynamodb;
 use crate::project_root;
 
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
@@ -14,13 +14,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         [flag] if flag == "--quick" => true,
         _ => bail!("usage: cargo xtask bench [--quick]"),
     };
-    let sh = xshell::Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let cargo = env!("CARGO");
     xshell::cmd!(sh, "{cargo} build --release --workspace --bins")
         .run()
         .context("the release build failed")?;
-    let jar = ensure_jar()?;
+    let jar = dynamodb::ensure_jar()?;
     let bench = project_root().join("target/release/cuddlekube-bench");
     let quick = quick.then_some("--quick");
     xshell::cmd!(sh, "{bench} {quick...}")

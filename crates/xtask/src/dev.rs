@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::dynamodb_local::DynamoDbLocal;
+use crate::dynamodb;
 use crate::project_root;
 use crate::test::LOCAL_AWS_ENV;
 
@@ -34,7 +34,8 @@ fn dev_dir() -> PathBuf {
     project_root().join("target/dev")
 }
 
-/// Child processes, stopped (SIGTERM, then kill) when dropped.
+/// Child processes, stopped (SIGTERM, then kill) when dropped. `std::process` rather than
+/// xshell: they run alongside `dev` (and the proxy's first stdout line is read).
 struct Processes(Vec<(&'static str, Child)>);
 
 impl Drop for Processes {
@@ -63,8 +64,7 @@ pub fn run() -> anyhow::Result<()> {
         TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("port {port} is in use; stop what holds it and retry"))?;
     }
-    let sh = xshell::Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let cargo = env!("CARGO");
     xshell::cmd!(sh, "{cargo} build --workspace --bins")
         .run()
@@ -74,7 +74,7 @@ pub fn run() -> anyhow::Result<()> {
         let _ = stop_tx.send(());
     })?;
 
-    let dynamodb = DynamoDbLocal::start()?;
+    let dynamodb = dynamodb::start()?;
     let bin = |name: &str| project_root().join("target/debug").join(name);
     let mut processes = Processes(Vec::new());
 
@@ -116,11 +116,11 @@ pub fn run() -> anyhow::Result<()> {
         .collect();
     write_admin_env(&aws)?;
 
-    let mut init = Command::new(bin("cuddlekube-admin"));
-    init.arg("init").envs(aws.iter().map(|(k, v)| (*k, v)));
-    if !init.status()?.success() {
-        bail!("cuddlekube-admin init failed");
-    }
+    let admin = bin("cuddlekube-admin");
+    xshell::cmd!(sh, "{admin} init")
+        .envs(aws.iter().map(|(k, v)| (*k, v)))
+        .run()
+        .context("cuddlekube-admin init failed")?;
 
     let services = [
         ("server-listing", SERVER_LISTING_PORT),

@@ -11,9 +11,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use procfs::process::{Process, all_processes};
+use xshell::{Shell, cmd};
 
 use crate::dev::{PRESS_CTRL_C, RUNNING};
-use crate::http::http_get;
+use crate::http::{html_text, http_get};
 use crate::project_root;
 
 /// `cuddlekube-admin init` seeds this many residents (store::seed).
@@ -23,12 +27,13 @@ const START_LIMIT: Duration = Duration::from_secs(900);
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
 /// Kills `dev` if the check fails before it stopped it (its own guards then stop the rest).
+/// A `std::process::Child`, not xshell: it runs alongside the check, its stdout piped.
 struct Dev(Child);
 
 impl Drop for Dev {
     fn drop(&mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = signal(&self.0, "-INT");
+            let _ = interrupt(&self.0);
             let _ = wait_exit(&mut self.0, STOP_LIMIT);
             let _ = self.0.kill();
             let _ = self.0.wait();
@@ -91,7 +96,7 @@ pub fn run() -> anyhow::Result<()> {
         children.len() >= 4,
         "expected DynamoDB Local and three services under dev, found {children:?}"
     );
-    signal(&dev.0, "-INT")?;
+    interrupt(&dev.0)?;
     let status = wait_exit(&mut dev.0, STOP_LIMIT)?;
     ensure!(status.success(), "xtask dev exited with {status} on SIGINT");
     for (_, url) in &urls {
@@ -153,8 +158,7 @@ fn check_seeds(server_listing: u16, website: u16) -> anyhow::Result<()> {
         let name = server["name"]
             .as_str()
             .context("a resident without a name")?;
-        // Seed names are plain text but for an apostrophe, which askama escapes.
-        let shown = name.replace('\'', "&#39;");
+        let shown = html_text(name);
         if !residents.body.contains(&shown) {
             bail!("/residents does not show the seed {name:?}");
         }
@@ -168,31 +172,29 @@ fn check_seeds(server_listing: u16, website: u16) -> anyhow::Result<()> {
 /// accepted and invalid ones refused. Settings and their reasons: `schemathesis.toml`.
 fn check_api_contracts(apis: &[(&str, u16)]) -> anyhow::Result<()> {
     let config = project_root().join("crates/xtask/schemathesis.toml");
+    let sh = Shell::new()?;
     for (name, port) in apis {
-        let status = Command::new("schemathesis")
-            .arg("--config-file")
-            .arg(&config)
-            .args(["--no-color", "run", "--checks", "all"])
-            .arg(format!("http://127.0.0.1:{port}/openapi.json"))
-            .status()
-            .context(
-                "run schemathesis; install it with `pip install -r crates/xtask/requirements.txt`",
-            )?;
-        ensure!(
-            status.success(),
-            "schemathesis: {name} does not keep its own OpenAPI document (details above)"
-        );
+        let schema = format!("http://127.0.0.1:{port}/openapi.json");
+        cmd!(
+            sh,
+            "schemathesis --config-file {config} --no-color run --checks all {schema}"
+        )
+        .run()
+        .with_context(|| {
+            format!(
+                "schemathesis: {name} does not keep its own OpenAPI document (details above; \
+                 install the tool with `pip install -r crates/xtask/requirements.txt`)"
+            )
+        })?;
         println!("dev-check: {name} keeps its OpenAPI document under schemathesis");
     }
     Ok(())
 }
 
-fn signal(child: &Child, signal: &str) -> anyhow::Result<()> {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()?;
-    ensure!(status.success(), "kill {signal} {} failed", child.id());
-    Ok(())
+/// SIGINT, what Ctrl-C sends.
+fn interrupt(child: &Child) -> anyhow::Result<()> {
+    let pid = Pid::from_raw(i32::try_from(child.id())?);
+    kill(pid, Signal::SIGINT).with_context(|| format!("SIGINT to {pid}"))
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
@@ -207,33 +209,20 @@ fn wait_exit(child: &mut Child, limit: Duration) -> anyhow::Result<std::process:
 }
 
 /// (pid, name) of the processes whose parent is `parent`.
-fn children_of(parent: u32) -> Vec<(u32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+fn children_of(parent: u32) -> Vec<(i32, String)> {
+    let Ok(processes) = all_processes() else {
         return Vec::new();
     };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_str()?.parse().ok()?;
-            let (name, _, ppid) = stat(pid)?;
-            (ppid == parent).then_some((pid, name))
-        })
+    processes
+        .filter_map(|process| process.ok()?.stat().ok())
+        .filter(|stat| u32::try_from(stat.ppid).is_ok_and(|ppid| ppid == parent))
+        .map(|stat| (stat.pid, stat.comm))
         .collect()
 }
 
 /// Whether the process exists and is not a zombie.
-fn running(pid: u32) -> bool {
-    stat(pid).is_some_and(|(_, state, _)| state != 'Z')
-}
-
-/// (name, state, parent pid) from /proc/PID/stat.
-fn stat(pid: u32) -> Option<(String, char, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (name) state ppid ...": the name may hold spaces and parentheses.
-    let (head, tail) = stat.rsplit_once(')')?;
-    let name = head.split_once('(')?.1.to_owned();
-    let mut fields = tail.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((name, state, ppid))
+fn running(pid: i32) -> bool {
+    Process::new(pid)
+        .and_then(|process| process.stat())
+        .is_ok_and(|stat| stat.state != 'Z')
 }

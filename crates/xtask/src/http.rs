@@ -1,17 +1,17 @@
-//! Bare HTTP/1.0 requests to services on 127.0.0.1, for the checks (xtask has no HTTP
-//! client, and needs none beyond this).
+//! HTTP to services on 127.0.0.1 for the checks, through ureq. Every status is an answer
+//! to look at (a check may expect a 404 or a 503), and redirects are not followed (a
+//! check asserts the 303 and its Location).
 
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use serde_json::Value;
+use ureq::http::{HeaderMap, Request};
 
 pub struct HttpResponse {
     pub status: u16,
-    head: String,
+    headers: HeaderMap,
     pub body: String,
 }
 
@@ -29,10 +29,7 @@ impl HttpResponse {
 
     /// The first header of that (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
-        })
+        self.headers.get(name)?.to_str().ok()
     }
 
     pub fn json(&self) -> anyhow::Result<Value> {
@@ -40,51 +37,117 @@ impl HttpResponse {
     }
 }
 
+/// Bounds per step, so a service that hangs fails the check instead of the run.
+static AGENT: LazyLock<ureq::Agent> = LazyLock::new(|| {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(Duration::from_secs(2)))
+        .timeout_per_write(Some(Duration::from_secs(5)))
+        .timeout_per_read(Some(Duration::from_secs(15)))
+        .build()
+        .new_agent()
+});
+
+/// Text as the website's pages hold it: escaped by askama's own HTML escaper, which
+/// writes `"&'<>` as `&#34;&#38;&#39;&#60;&#62;` (html-escape writes `&amp;`, `&#x27;`…).
+pub fn html_text(text: &str) -> String {
+    let Ok(escaped) = askama::filters::escape(text, askama::filters::Html);
+    escaped.to_string()
+}
+
 pub fn http_get(port: u16, path: &str) -> anyhow::Result<HttpResponse> {
     http_request("GET", port, path, None)
 }
 
-/// A bare HTTP/1.0 request to 127.0.0.1 (xtask has no HTTP client). HTTP/1.0 makes the
-/// server close the connection after the body and never use chunked encoding, so the body
-/// is everything after the head.
+/// `method` on `http://127.0.0.1:{port}{path}`, with an optional (content type, body).
 pub fn http_request(
     method: &str,
     port: u16,
     path: &str,
     body: Option<(&str, &str)>,
 ) -> anyhow::Result<HttpResponse> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))
-        .with_context(|| format!("connect to {address}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
-    if let Some((content_type, body)) = body {
-        let _ = write!(
-            request,
-            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-            body.len()
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"));
+    if let Some((content_type, _)) = body {
+        request = request.header("Content-Type", content_type);
+    }
+    let request = request.body(body.map_or("", |(_, body)| body))?;
+    let mut response = AGENT
+        .run(request)
+        .with_context(|| format!("{method} 127.0.0.1:{port}{path}"))?;
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("read the answer to {method} {path}"))?;
+    Ok(HttpResponse {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// Serves one connection with `answer` and returns the request line it got.
+    fn serve_once(answer: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            stream.write_all(answer.as_bytes()).unwrap();
+            first
+        });
+        (port, server)
+    }
+
+    #[test]
+    fn escapes_text_as_the_templates_do() {
+        assert_eq!(
+            html_text(r#"O'Brien & <x> "q""#),
+            "O&#39;Brien &#38; &#60;x&#62; &#34;q&#34;"
+        );
+        // A seed's apostrophe, as the hand-written escaper this replaces wrote it too.
+        assert_eq!(
+            html_text("The Build Box Under Dave's Desk"),
+            "The Build Box Under Dave&#39;s Desk"
         );
     }
-    request.push_str("\r\n");
-    request.push_str(body.map_or("", |(_, body)| body));
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .with_context(|| format!("read the answer to {method} {path}"))?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .with_context(|| format!("incomplete answer to {method} {path}: {text}"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no status line: {head}"))?;
-    Ok(HttpResponse {
-        status,
-        head: head.to_string(),
-        body: body.to_string(),
-    })
+
+    #[test]
+    fn an_error_status_is_an_answer() {
+        let (port, server) = serve_once(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy",
+        );
+        let response = http_get(port, "/ready").unwrap();
+        assert_eq!(server.join().unwrap().trim(), "GET /ready HTTP/1.1");
+        assert_eq!((response.status, response.body.as_str()), (503, "busy"));
+        assert!(response.expect_json(200, "GET /ready").is_err());
+    }
+
+    #[test]
+    fn a_redirect_is_not_followed() {
+        let (port, server) = serve_once(
+            "HTTP/1.1 303 See Other\r\nLOCATION: /register/thanks?x=1\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n",
+        );
+        let response =
+            http_request("POST", port, "/register", Some(("text/plain", "a=1"))).unwrap();
+        assert_eq!(server.join().unwrap().trim(), "POST /register HTTP/1.1");
+        assert_eq!(response.status, 303);
+        assert_eq!(response.header("location"), Some("/register/thanks?x=1"));
+    }
 }

@@ -10,7 +10,7 @@
 //! Prints PASS/FAIL per check and a summary line; fails if any check failed. The template
 //! tests (`cargo test -p stack-tests --test infra --test collector`) run with the others.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,12 +18,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
-use crate::project_root;
+use crate::{free_port, project_root};
 
 pub fn run() -> anyhow::Result<()> {
     let root = project_root();
-    let sh = Shell::new()?;
-    sh.change_dir(&root);
+    let sh = crate::root_shell()?;
     let venv = root.join("target/ci-venv");
     let bin = venv.join("bin");
     let templates = templates(&root.join("infra"))?;
@@ -58,7 +57,7 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         });
         check(&mut results, "deploy rehearsal (moto)", || {
-            rehearse(&root, &bin)
+            rehearse(&sh, &root, &bin)
         });
     }
 
@@ -111,27 +110,24 @@ fn templates(infra: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn rehearse(root: &Path, bin: &Path) -> anyhow::Result<()> {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port();
+fn rehearse(sh: &Shell, root: &Path, bin: &Path) -> anyhow::Result<()> {
+    let port = free_port()?;
     let log = root.join("target/moto-server.log");
     let server = MotoServer::start(bin, port, &log)?;
     server.wait_ready(Duration::from_secs(30))?;
-    let status = Command::new(bin.join("python"))
-        .arg(root.join("infra/rehearsal/rehearse.py"))
-        .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
-        .current_dir(root)
-        .status()
-        .context("running infra/rehearsal/rehearse.py")?;
+    let python = bin.join("python");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let rehearsal = cmd!(
+        sh,
+        "{python} infra/rehearsal/rehearse.py --endpoint {endpoint}"
+    )
+    .run();
     drop(server);
-    if !status.success() {
-        bail!("the rehearsal failed (moto's log: {})", log.display());
-    }
-    Ok(())
+    rehearsal.with_context(|| format!("the rehearsal failed (moto's log: {})", log.display()))
 }
 
 /// `moto_server` as a child process; stopped (and reaped) when dropped, also on error.
+/// `std::process` rather than xshell: it keeps running while the rehearsal talks to it.
 struct MotoServer {
     child: Child,
     port: u16,

@@ -7,8 +7,7 @@ use anyhow::Context;
 use crate::project_root;
 
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
-    let sh = xshell::Shell::new()?;
-    sh.change_dir(project_root());
+    let sh = crate::root_shell()?;
     let cargo = env!("CARGO");
     xshell::cmd!(
         sh,

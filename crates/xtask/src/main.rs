@@ -7,17 +7,21 @@
 //!   from their OpenAPI documents, then stopped by SIGINT with nothing left behind; see
 //!   `dev_check.rs`.
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
-//!   checking each step; see `containers.rs`.
+//!   checking each step; see `containers/` (a file per step, run by `containers/mod.rs`).
 //! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
 //! - `cargo xtask admin ARGS`: `cuddlekube-admin` against the stack `dev` runs.
+//! - `cargo xtask dynamodb-local`: DynamoDB Local in the foreground; see `dynamodb.rs`.
+//!
+//! Shared: `dynamodb.rs` (the workspace crate `dynamodb-local`, cached under
+//! `target/dynamodb-local`) and `http.rs` (ureq to services on 127.0.0.1).
 
 mod bench;
 mod containers;
 mod dev;
 mod dev_check;
-mod dynamodb_local;
+mod dynamodb;
 mod http;
 mod infra;
 mod load;
@@ -36,7 +40,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.collect()),
         Some("load") => load::run(args.collect()),
         Some("admin") => dev::admin(args.collect()),
-        Some("dynamodb-local") => dynamodb_local::serve_forever(),
+        Some("dynamodb-local") => dynamodb::serve_forever(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -61,6 +65,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A loopback port nobody listens on now: the one the tests' DynamoDB Local uses too.
+use dynamodb_local::free_port;
+
+/// A shell in the workspace root, for `xshell::cmd!`.
+fn root_shell() -> anyhow::Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(project_root());
+    Ok(sh)
 }
 
 /// The workspace root (xtask lives at crates/xtask).

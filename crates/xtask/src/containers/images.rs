@@ -1,0 +1,429 @@
+//! Step 3, images: each image's config, what it lacks (a shell) and carries (the CA
+//! bundle), and, in a sandbox network with DynamoDB Local, each service's /health,
+//! HEALTHCHECK, user and /ready.
+
+use anyhow::{Context, ensure};
+use serde_json::Value;
+
+use super::build::inspect_image;
+use super::podman::{Containers, DynamoDbImage, clean_up, healthcheck};
+use super::summary::Summary;
+use super::{Build, Ctx, RUNTIME_USER, SANDBOX_LABEL, SEED_COUNT, SERVICES, START_LIMIT, TARGETS};
+use crate::free_port;
+use crate::http::http_get;
+
+pub(super) fn image_checks(ctx: &Ctx, summary: &mut Summary) {
+    for target in TARGETS {
+        summary.run(&format!("image {target}: config"), || {
+            check_image_config(ctx, target)
+        });
+        summary.run(&format!("image {target}: no shell"), || {
+            check_no_shell(ctx, target)
+        });
+        summary.run(&format!("image {target}: CA bundle"), || {
+            check_ca_bundle(ctx, target)
+        });
+    }
+    // One sandbox for the runtime checks: a network, DynamoDB Local, the table (by the
+    // admin image), the two APIs and the website in front of them.
+    let mut sandbox = match summary.value("images: sandbox (DynamoDB Local + table)", || {
+        Sandbox::start(ctx)
+    }) {
+        Some(sandbox) => sandbox,
+        None => {
+            summary.skip("images: runtime checks", "the sandbox did not start");
+            return;
+        }
+    };
+    for service in SERVICES {
+        let port = match summary.value(&format!("image {service}: starts"), || {
+            sandbox.start_service(ctx, service)
+        }) {
+            Some(port) => port,
+            None => continue,
+        };
+        summary.run(&format!("image {service}: /health"), || {
+            check_health(ctx, service, port)
+        });
+        summary.run(&format!("image {service}: HEALTHCHECK"), || {
+            check_container_healthcheck(ctx, &Sandbox::container(service))
+        });
+        summary.run(&format!("image {service}: runs as non-root"), || {
+            check_process_user(ctx, &Sandbox::container(service))
+        });
+        summary.run(&format!("image {service}: /ready"), || {
+            check_ready(ctx, service, port)
+        });
+    }
+    drop(sandbox);
+}
+
+/// The user, labels, entry point and health check the image declares. infra relies on the
+/// user and on /usr/local/bin/<binary>; the labels tie an image to its commit.
+fn check_image_config(ctx: &Ctx, target: &str) -> anyhow::Result<()> {
+    let image = inspect_image(ctx, &Build::image(target))?;
+    let config = &image["Config"];
+    let user = config["User"].as_str().unwrap_or("");
+    ensure!(
+        user == RUNTIME_USER,
+        "runs as {user:?}, expected {RUNTIME_USER}"
+    );
+    let label = |name: &str| config["Labels"][name].as_str().unwrap_or("").to_string();
+    ensure!(
+        label("org.opencontainers.image.revision") == ctx.build.commit,
+        "label revision is {:?}, expected {:?}",
+        label("org.opencontainers.image.revision"),
+        ctx.build.commit
+    );
+    ensure!(
+        label("org.opencontainers.image.version") == ctx.build.version,
+        "label version is {:?}, expected {:?}",
+        label("org.opencontainers.image.version"),
+        ctx.build.version
+    );
+    ensure!(
+        !label("org.opencontainers.image.source").is_empty(),
+        "no org.opencontainers.image.source label"
+    );
+    let binary = binary_path(target);
+    let entrypoint = strings(&config["Entrypoint"]);
+    ensure!(
+        entrypoint == [binary.as_str()],
+        "entrypoint is {entrypoint:?}, expected [{binary:?}]"
+    );
+    if SERVICES.contains(&target) {
+        // podman reports a docker-format image's HEALTHCHECK at the top level, Docker
+        // under Config.
+        let healthcheck = match &image["Healthcheck"] {
+            Value::Null => &config["Healthcheck"],
+            healthcheck => healthcheck,
+        };
+        let test = strings(&healthcheck["Test"]);
+        ensure!(
+            test == ["CMD", binary.as_str(), "healthcheck"],
+            "HEALTHCHECK is {test:?}, expected CMD {binary} healthcheck"
+        );
+        ensure!(
+            config["ExposedPorts"].get("8080/tcp").is_some(),
+            "8080/tcp is not exposed"
+        );
+    }
+    println!(
+        "{target}: user {user}, revision {}, entrypoint {binary}",
+        ctx.build.commit
+    );
+    Ok(())
+}
+
+fn binary_path(target: &str) -> String {
+    let binary = if target == "admin" {
+        "cuddlekube-admin"
+    } else {
+        target
+    };
+    format!("/usr/local/bin/{binary}")
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// No shell and no package manager: an attacker who gets code execution finds nothing to
+/// run. The runtime reports 127 (command not found) for a missing entry point.
+fn check_no_shell(ctx: &Ctx, target: &str) -> anyhow::Result<()> {
+    for program in ["/bin/sh", "/bin/bash", "/usr/bin/apt-get"] {
+        let output = ctx
+            .podman()
+            .args(["run", "--rm", "--pull=never", "--entrypoint", program])
+            .args(["--label", SANDBOX_LABEL, &Build::image(target)])
+            .quiet()
+            .ignore_status()
+            .output()?;
+        let code = output.status.code();
+        ensure!(
+            code != Some(0),
+            "{program} ran: the image has it (exit {code:?})"
+        );
+        ensure!(
+            code == Some(127),
+            "running {program} failed with {code:?}, expected 127 (not found): {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    println!("{target}: /bin/sh, /bin/bash and apt-get are absent");
+    Ok(())
+}
+
+/// The 2019 outage: an image without CA certificates cannot speak TLS to DynamoDB. The
+/// file is copied out of a created (never started) container: no shell needed.
+fn check_ca_bundle(ctx: &Ctx, target: &str) -> anyhow::Result<()> {
+    const BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+    let name = format!("ck-xtask-ca-{target}");
+    clean_up(ctx.podman().args(["rm", "-f", &name]));
+    ctx.podman()
+        .args(["create", "--pull=never", "--name", &name])
+        .args(["--label", SANDBOX_LABEL, &Build::image(target)])
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    let _remove = Containers(ctx, vec![name.clone()]);
+    let dir = ctx.sh.create_temp_dir()?;
+    let copy = dir.path().join("ca-certificates.crt");
+    ctx.podman()
+        .args(["cp", &format!("{name}:{BUNDLE}")])
+        .arg(&copy)
+        .quiet()
+        .run()
+        .with_context(|| format!("{BUNDLE} is missing"))?;
+    let bundle = ctx.sh.read_file(&copy)?;
+    let certificates = bundle.matches("BEGIN CERTIFICATE").count();
+    ensure!(certificates > 0, "{BUNDLE} holds no certificate");
+    println!("{target}: {BUNDLE} holds {certificates} certificates");
+    Ok(())
+}
+
+/// `/health`: 200, this service's name, the commit the build was given, status ok.
+pub(super) fn check_health(ctx: &Ctx, service: &str, port: u16) -> anyhow::Result<()> {
+    let response = ctx.wait_for(&format!("{service} /health 200"), START_LIMIT, || {
+        let response = http_get(port, "/health").map_err(|e| format!("{e:#}"))?;
+        if response.status == 200 {
+            Ok(response)
+        } else {
+            Err(format!("{} {}", response.status, response.body))
+        }
+    })?;
+    let health = response.json()?;
+    let field = |name: &str| health[name].as_str().unwrap_or("").to_string();
+    ensure!(
+        field("service") == service,
+        "/health names {:?}, expected {service:?}: {}",
+        field("service"),
+        response.body
+    );
+    ensure!(
+        field("commit") == ctx.build.commit,
+        "/health reports commit {:?}, expected {:?} (GIT_COMMIT did not reach the compile?)",
+        field("commit"),
+        ctx.build.commit
+    );
+    ensure!(
+        field("status") == "ok",
+        "/health status {:?}",
+        field("status")
+    );
+    ensure!(!field("version").is_empty(), "/health has no version");
+    println!("{service}: /health {}", response.body.trim());
+    Ok(())
+}
+
+/// The image's own HEALTHCHECK (`<binary> healthcheck`), run by the engine the way Docker
+/// and ECS run it: inside the container, without a shell.
+fn check_container_healthcheck(ctx: &Ctx, container: &str) -> anyhow::Result<()> {
+    healthcheck(ctx, container)
+        .map_err(|why| anyhow::anyhow!("`podman healthcheck run {container}` failed: {why}"))
+}
+
+/// The running process, seen from the host, is not root (the image config says so too,
+/// but this is what actually runs).
+fn check_process_user(ctx: &Ctx, container: &str) -> anyhow::Result<()> {
+    let users = ctx
+        .podman()
+        .args(["top", container, "huser", "user"])
+        .quiet()
+        .read()?;
+    let processes: Vec<&str> = users.lines().skip(1).collect();
+    ensure!(!processes.is_empty(), "no process in {container}");
+    for line in &processes {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        ensure!(
+            fields.iter().all(|user| *user != "root" && *user != "0"),
+            "a process in {container} runs as root: {line}"
+        );
+    }
+    println!(
+        "{container}: runs as {}",
+        processes.first().map_or("", |l| l.trim())
+    );
+    Ok(())
+}
+
+/// `/ready`: the APIs reach DynamoDB Local and find the table; the website reaches both APIs.
+pub(super) fn check_ready(ctx: &Ctx, service: &str, port: u16) -> anyhow::Result<()> {
+    ctx.wait_for(&format!("{service} /ready 200"), START_LIMIT, || {
+        let response = http_get(port, "/ready").map_err(|e| format!("{e:#}"))?;
+        if response.status == 200 {
+            Ok(())
+        } else {
+            Err(format!("{} {}", response.status, response.body.trim()))
+        }
+    })?;
+    println!("{service}: /ready 200");
+    Ok(())
+}
+
+/// Step 3's containers: one network, DynamoDB Local, the services. Removed on drop.
+struct Sandbox<'a> {
+    ctx: &'a Ctx,
+    network: String,
+    containers: Vec<String>,
+}
+
+impl<'a> Sandbox<'a> {
+    const NETWORK: &'static str = "ck-xtask-images";
+
+    fn container(service: &str) -> String {
+        format!("ck-xtask-{service}")
+    }
+
+    fn start(ctx: &'a Ctx) -> anyhow::Result<Self> {
+        remove_leftovers(ctx);
+        ctx.podman()
+            .args(["network", "create", "--label", SANDBOX_LABEL, Self::NETWORK])
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        let mut sandbox = Self {
+            ctx,
+            network: Self::NETWORK.into(),
+            containers: Vec::new(),
+        };
+        let dynamodb = DynamoDbImage::resolve(ctx)?;
+        let name = Self::container("dynamodb");
+        sandbox.containers.push(name.clone());
+        ctx.podman()
+            .args(["run", "-d", "--pull=never", "--name", &name])
+            .args(["--label", SANDBOX_LABEL, "--network", Self::NETWORK])
+            .args(["--network-alias", "dynamodb", &dynamodb.image])
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        sandbox.create_table()?;
+        Ok(sandbox)
+    }
+
+    /// The admin image creates the table and seeds it. DynamoDB Local needs a few seconds
+    /// to listen; `init` is idempotent, so it is simply retried until then.
+    fn create_table(&self) -> anyhow::Result<()> {
+        let mut attempts = 0;
+        let output = self.ctx.wait_for(
+            "cuddlekube-admin init against DynamoDB Local",
+            START_LIMIT,
+            || {
+                attempts += 1;
+                let output = self
+                    .ctx
+                    .podman()
+                    .args(["run", "--rm", "--pull=never", "--network", Self::NETWORK])
+                    .args(["--label", SANDBOX_LABEL, "--read-only", "--cap-drop", "ALL"])
+                    .args(dynamodb_env_args())
+                    .args([&Build::image("admin"), "init"])
+                    .quiet()
+                    .ignore_status()
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                if output.status.success() {
+                    Ok(text)
+                } else {
+                    Err(text.trim().to_string())
+                }
+            },
+        )?;
+        ensure!(
+            output.contains(&format!("seeded {SEED_COUNT} demo resident")),
+            "init did not seed {SEED_COUNT} residents: {output}"
+        );
+        println!(
+            "admin image: init succeeded (attempt {attempts}): {}",
+            output.trim().replace('\n', "; ")
+        );
+        Ok(())
+    }
+
+    /// Starts one service as infra runs it (read-only, no capabilities), published on a
+    /// free loopback port; returns that port.
+    fn start_service(&mut self, ctx: &Ctx, service: &str) -> anyhow::Result<u16> {
+        let name = Self::container(service);
+        let port = free_port()?;
+        self.containers.push(name.clone());
+        let mut env = vec![
+            ("OTEL_SERVICE_NAME".to_string(), service.to_string()),
+            ("LOG_FORMAT".into(), "json".into()),
+        ];
+        if service == "website" {
+            for (var, api) in [
+                ("SERVER_LISTING_URL", "server-listing"),
+                ("REGISTER_URL", "register"),
+            ] {
+                env.push((var.into(), format!("http://{}:8080", Self::container(api))));
+            }
+        }
+        let env_args: Vec<String> = env
+            .iter()
+            .flat_map(|(k, v)| ["-e".to_string(), format!("{k}={v}")])
+            .chain(dynamodb_env_args())
+            .collect();
+        ctx.podman()
+            .args(["run", "-d", "--pull=never", "--name", &name])
+            .args(["--label", SANDBOX_LABEL, "--network", &self.network])
+            .args(["--read-only", "--cap-drop", "ALL"])
+            .args(["--security-opt", "no-new-privileges"])
+            // Keep the image's HEALTHCHECK but no timer for it: podman schedules those
+            // with systemd, absent here. The check runs on demand below.
+            .arg("--health-interval=disable")
+            .args(["-p", &format!("127.0.0.1:{port}:8080")])
+            .args(&env_args)
+            .arg(Build::image(service))
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        println!("{service}: started as {name} on 127.0.0.1:{port}");
+        Ok(port)
+    }
+}
+
+impl Drop for Sandbox<'_> {
+    fn drop(&mut self) {
+        drop(Containers(self.ctx, std::mem::take(&mut self.containers)));
+        clean_up(
+            self.ctx
+                .podman()
+                .args(["network", "rm", "-f", &self.network]),
+        );
+    }
+}
+
+/// A run that was killed (SIGKILL, power loss) cannot clean up; the next one does.
+fn remove_leftovers(ctx: &Ctx) {
+    let leftovers = ctx
+        .podman()
+        .args(["ps", "-aq", "--filter", &format!("label={SANDBOX_LABEL}")])
+        .quiet()
+        .read()
+        .unwrap_or_default();
+    let ids: Vec<String> = leftovers.lines().map(str::to_string).collect();
+    drop(Containers(ctx, ids));
+    clean_up(ctx.podman().args(["network", "rm", "-f", Sandbox::NETWORK]));
+}
+
+/// What the admin and API containers need to use DynamoDB Local on the sandbox network.
+/// DynamoDB Local accepts any static credentials.
+fn dynamodb_env_args() -> Vec<String> {
+    [
+        ("RESIDENTS_TABLE", "cuddlekube"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb:8000"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+    ]
+    .iter()
+    .flat_map(|(k, v)| ["-e".to_string(), format!("{k}={v}")])
+    .collect()
+}

@@ -1,0 +1,337 @@
+//! The compose project of step 4: brought up one service at a time in the order and on
+//! the conditions compose.yaml's `depends_on` declares, checked healthy, brought down.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, TcpListener};
+
+use anyhow::{Context, bail, ensure};
+use serde_json::Value;
+use xshell::Cmd;
+
+use super::images::check_ready;
+use super::podman::{Containers, DynamoDbImage, healthcheck};
+use super::{COMMAND_LIMIT, Ctx, DEFAULT_PORTS, IMAGE_TAG, PROJECT, START_LIMIT};
+use crate::free_port;
+
+/// A service's `depends_on`: (dependency, condition) pairs.
+type Dependencies = Vec<(String, String)>;
+
+/// The compose project of the smoke run, taken down (and its containers removed) on drop.
+pub(super) struct ComposeStack<'a> {
+    ctx: &'a Ctx,
+    /// Host ports of website, server-listing and register.
+    ports: BTreeMap<&'static str, u16>,
+    env: Vec<(String, String)>,
+}
+
+impl<'a> ComposeStack<'a> {
+    const FILES: [&'static str; 4] = ["-f", "compose.yaml", "-f", "compose.ci.yaml"];
+
+    pub(super) fn new(ctx: &'a Ctx) -> anyhow::Result<Self> {
+        let dynamodb = DynamoDbImage::resolve(ctx)?;
+        let mut env = vec![
+            ("IMAGE_TAG".to_string(), IMAGE_TAG.to_string()),
+            ("VERSION".into(), ctx.build.version.clone()),
+            ("GIT_COMMIT".into(), ctx.build.commit.clone()),
+        ];
+        if let Some(version) = dynamodb.version_override {
+            env.push(("DYNAMODB_LOCAL_VERSION".into(), version));
+        }
+        // The default ports, unless something on this (shared) machine holds one.
+        let mut ports = BTreeMap::new();
+        for (service, var, default) in DEFAULT_PORTS {
+            let port = if port_is_free(default) {
+                default
+            } else {
+                let port = free_port()?;
+                println!("note: 127.0.0.1:{default} is taken; {service} is published on {port}");
+                port
+            };
+            ports.insert(service, port);
+            env.push((var.into(), port.to_string()));
+        }
+        let stack = Self { ctx, ports, env };
+        stack.remove_project_containers(); // a killed earlier run's leftovers
+        Ok(stack)
+    }
+
+    pub(super) fn port(&self, service: &str) -> u16 {
+        self.ports[service]
+    }
+
+    fn compose(&self) -> Cmd<'_> {
+        self.ctx
+            .bounded(START_LIMIT * 2, &self.ctx.tools.podman_compose)
+            .arg("--podman-path")
+            .arg(&self.ctx.tools.podman)
+            .args(["-p", PROJECT])
+            .args(Self::FILES)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+    }
+
+    /// `up`, with the start order compose.yaml declares. podman-compose cannot be left to
+    /// it here: it turns `depends_on` into podman `--requires`, and podman 4.3 refuses to
+    /// start a container whose dependency has exited (the one-shot init), and it does not
+    /// wait for `service_healthy` on podman < 4.6. So each service is brought up alone
+    /// (`--no-deps`) once its dependencies meet their declared conditions, which is what
+    /// Docker Compose does.
+    pub(super) fn up(&self) -> anyhow::Result<()> {
+        for (service, dependencies) in self.start_order()? {
+            for (dependency, condition) in &dependencies {
+                self.wait_for_condition(dependency, condition)?;
+            }
+            self.compose()
+                .args(["up", "-d", "--no-build", "--no-deps", &service])
+                .run()
+                .with_context(|| format!("podman-compose up {service}"))?;
+        }
+        for service in ["server-listing", "register", "website"] {
+            check_ready(self.ctx, service, self.port(service))?;
+        }
+        Ok(())
+    }
+
+    /// The services of compose.yaml + compose.ci.yaml with their `depends_on` conditions,
+    /// dependencies first, as Compose v2 resolves them.
+    fn start_order(&self) -> anyhow::Result<Vec<(String, Dependencies)>> {
+        let json = self
+            .ctx
+            .bounded(COMMAND_LIMIT, &self.ctx.tools.docker_compose)
+            .args(Self::FILES)
+            .args(["config", "--format", "json"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .quiet()
+            .read()?;
+        let config: Value = serde_json::from_str(&json).context("compose config: not JSON")?;
+        start_order(&config)
+    }
+
+    /// Waits until `service` meets a `depends_on` condition.
+    fn wait_for_condition(&self, service: &str, condition: &str) -> anyhow::Result<()> {
+        let container = self.container(service)?;
+        let what = format!("{service}: {condition}");
+        match condition {
+            "service_healthy" => self
+                .ctx
+                .wait_for(&what, START_LIMIT, || healthcheck(self.ctx, &container)),
+            "service_completed_successfully" => {
+                let code = self.ctx.wait_for(&what, START_LIMIT, || {
+                    match self.state(&container)?.split_once(' ') {
+                        Some(("exited" | "stopped", code)) => Ok(code.to_string()),
+                        other => Err(format!("{service} is {other:?}")),
+                    }
+                })?;
+                if code != "0" {
+                    let logs = self
+                        .ctx
+                        .podman()
+                        .args(["logs", "--tail", "20", &container])
+                        .quiet()
+                        .read()
+                        .unwrap_or_default();
+                    bail!("{service} exited {code}: {logs}");
+                }
+                Ok(())
+            }
+            _ => self.ctx.wait_for(&what, START_LIMIT, || {
+                match self.state(&container)?.split_once(' ') {
+                    Some(("running", _)) => Ok(()),
+                    other => Err(format!("{service} is {other:?}")),
+                }
+            }),
+        }
+    }
+
+    /// What init printed on its latest run.
+    pub(super) fn init_output(&self) -> anyhow::Result<String> {
+        let init = self.container("init")?;
+        let output = self
+            .ctx
+            .podman()
+            .args(["logs", "--tail", "2", &init])
+            .quiet()
+            .read()?;
+        Ok(output.trim().replace('\n', "; "))
+    }
+
+    /// "<status> <exit code>" of a container.
+    fn state(&self, container: &str) -> Result<String, String> {
+        self.ctx
+            .podman()
+            .args([
+                "inspect",
+                "--format",
+                "{{.State.Status}} {{.State.ExitCode}}",
+            ])
+            .arg(container)
+            .quiet()
+            .read()
+            .map(|state| state.trim().to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The healthchecks compose.yaml declares, run by the engine (podman-compose passes
+    /// them to podman; Docker Compose gates the start order on them).
+    pub(super) fn healthchecks(&self) -> anyhow::Result<()> {
+        for service in ["dynamodb", "server-listing", "register", "website"] {
+            let container = self.container(service)?;
+            healthcheck(self.ctx, &container)
+                .map_err(|why| anyhow::anyhow!("{service} unhealthy: {why}"))?;
+            println!("compose: {service} healthy");
+        }
+        Ok(())
+    }
+
+    /// `down`, then proof that nothing of the project is left.
+    pub(super) fn down(&self) -> anyhow::Result<()> {
+        self.compose()
+            .arg("down")
+            .run()
+            .context("podman-compose down")?;
+        let left = self.project_containers()?;
+        ensure!(
+            left.is_empty(),
+            "containers left after down: {}",
+            left.join(", ")
+        );
+        let networks = self
+            .ctx
+            .podman()
+            .args(["network", "ls", "--format", "{{.Name}}"])
+            .args([
+                "--filter",
+                &format!("label=io.podman.compose.project={PROJECT}"),
+            ])
+            .quiet()
+            .read()?;
+        ensure!(
+            networks.trim().is_empty(),
+            "networks left after down: {}",
+            networks.trim()
+        );
+        Ok(())
+    }
+
+    fn project_containers(&self) -> anyhow::Result<Vec<String>> {
+        self.containers_labelled(&[])
+    }
+
+    /// The container of one compose service, by the labels podman-compose sets.
+    fn container(&self, service: &str) -> anyhow::Result<String> {
+        let label = format!("com.docker.compose.service={service}");
+        self.containers_labelled(&[&label])?
+            .into_iter()
+            .next()
+            .with_context(|| format!("no container for compose service {service}"))
+    }
+
+    /// Names of this project's containers (running or not) carrying every label given.
+    fn containers_labelled(&self, labels: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut ps = self
+            .ctx
+            .podman()
+            .args(["ps", "-a", "--format", "{{.Names}}"])
+            .args([
+                "--filter",
+                &format!("label=io.podman.compose.project={PROJECT}"),
+            ]);
+        for label in labels {
+            ps = ps.args(["--filter", &format!("label={label}")]);
+        }
+        let names = ps.quiet().read()?;
+        Ok(names.lines().map(str::to_string).collect())
+    }
+
+    fn remove_project_containers(&self) {
+        let _ = self.compose().arg("down").quiet().ignore_status().output();
+        if let Ok(left) = self.project_containers() {
+            drop(Containers(self.ctx, left));
+        }
+    }
+}
+
+impl Drop for ComposeStack<'_> {
+    fn drop(&mut self) {
+        self.remove_project_containers();
+    }
+}
+
+/// Services of a resolved compose config (`config --format json`) with their
+/// `depends_on` conditions, each after everything it depends on.
+fn start_order(config: &Value) -> anyhow::Result<Vec<(String, Dependencies)>> {
+    let services = config["services"]
+        .as_object()
+        .context("compose config has no services")?;
+    let mut pending: BTreeMap<String, Dependencies> = services
+        .iter()
+        .map(|(name, service)| {
+            let dependencies = service["depends_on"]
+                .as_object()
+                .map(|deps| {
+                    deps.iter()
+                        .map(|(dep, how)| {
+                            let condition = how["condition"].as_str().unwrap_or("");
+                            (dep.clone(), condition.to_string())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (name.clone(), dependencies)
+        })
+        .collect();
+    let mut order: Vec<(String, Dependencies)> = Vec::new();
+    while !pending.is_empty() {
+        let ready = pending
+            .iter()
+            .find(|(_, deps)| {
+                deps.iter()
+                    .all(|(dep, _)| order.iter().any(|(s, _)| s == dep))
+            })
+            .map(|(name, _)| name.clone())
+            .context("depends_on has a cycle or names a missing service")?;
+        let dependencies = pending.remove(&ready).unwrap_or_default();
+        order.push((ready, dependencies));
+    }
+    Ok(order)
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_services_after_their_dependencies() {
+        let config = serde_json::json!({"services": {
+            "website": {"depends_on": {
+                "register": {"condition": "service_healthy"},
+                "server-listing": {"condition": "service_healthy"}}},
+            "server-listing": {"depends_on": {"init": {"condition": "service_completed_successfully"}}},
+            "register": {"depends_on": {"init": {"condition": "service_completed_successfully"}}},
+            "init": {"depends_on": {"dynamodb": {"condition": "service_healthy"}}},
+            "dynamodb": {},
+        }});
+        let order = start_order(&config).unwrap();
+        let names: Vec<&str> = order.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["dynamodb", "init", "register", "server-listing", "website"]
+        );
+        assert_eq!(
+            order[1].1,
+            [("dynamodb".to_string(), "service_healthy".to_string())]
+        );
+    }
+
+    #[test]
+    fn refuses_a_dependency_cycle() {
+        let config = serde_json::json!({"services": {
+            "a": {"depends_on": {"b": {"condition": "service_started"}}},
+            "b": {"depends_on": {"a": {"condition": "service_started"}}},
+        }});
+        assert!(start_order(&config).is_err());
+    }
+}
