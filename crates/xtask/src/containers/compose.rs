@@ -8,6 +8,9 @@ use super::images::{check_health, check_ready};
 use super::stack::ComposeStack;
 use super::summary::Summary;
 use super::{Ctx, SEED_COUNT};
+
+/// Every service sees a fault switched within 5 s (it polls every 2 s); a generous bound.
+const FAULT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 use crate::http::{html_text, http_get, http_request};
 
 pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
@@ -20,7 +23,7 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
     // The resident registered through the API, checked again after the second `up`.
     let registered = std::cell::RefCell::new(String::new());
     // Each step builds on the one before: after a failure the rest are skipped.
-    let steps: [(&str, &dyn Fn() -> anyhow::Result<()>); 10] = [
+    let steps: [(&str, &dyn Fn() -> anyhow::Result<()>); 12] = [
         ("compose: up", &|| stack.up()),
         ("compose: table created and seeded (12)", &|| {
             expect_listing(&stack, SEED_COUNT, &[])
@@ -41,6 +44,10 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
             "compose: website lists every resident, admits through its form",
             &|| website_page_checks(&stack),
         ),
+        (
+            "compose: missing-ca-certificates fails register's TLS handshake; off recovers",
+            &|| missing_ca_round_trip(ctx, &stack),
+        ),
         // init runs again on every `up`; it must add nothing to a seeded table.
         ("compose: second up (no down) seeds nothing twice", &|| {
             stack.up()?;
@@ -51,6 +58,20 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
             );
             // The seeds, the API's registration and the form's.
             expect_listing(&stack, SEED_COUNT + 2, &[registered.borrow().as_str()])
+        }),
+        // Last before `down`: its visitors admit residents, which the counts above exclude.
+        ("compose: loadgen (profile load) walks the site", &|| {
+            let output = stack.run_once(
+                Some("load"),
+                "loadgen",
+                &["--duration=10s", "--rate=4", "--visitors=2"],
+            )?;
+            ensure!(
+                output.contains("/residents"),
+                "loadgen printed no summary per page: {output}"
+            );
+            println!("compose: loadgen summary:\n{}", output.trim());
+            Ok(())
         }),
         ("compose: down leaves nothing", &|| stack.down()),
         // DynamoDB Local is in memory: a fresh `up` has only the seeds again.
@@ -68,6 +89,60 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
             summary.run(name, step);
         }
     }
+}
+
+/// The 2019 outage, for real in compose: with `missing-ca-certificates` on, register's
+/// DynamoDB calls fail the TLS handshake with dynamodb-tls (register is not ready, a
+/// registration is a 503 problem and writes nothing, the proxy logs register's refusal of
+/// its certificate); after `faults off --all`, register is ready again by itself.
+fn missing_ca_round_trip(ctx: &Ctx, stack: &ComposeStack<'_>) -> anyhow::Result<()> {
+    let port = stack.port("register");
+    let ready_status = |wanted: u16| {
+        move || match http_get(port, "/ready") {
+            Ok(answer) if answer.status == wanted => Ok(()),
+            Ok(answer) => Err(format!("register /ready answered {}", answer.status)),
+            Err(err) => Err(format!("register /ready: {err:#}")),
+        }
+    };
+    stack.run_once(None, "init", &["faults", "on", "missing-ca-certificates"])?;
+    ctx.wait_for(
+        "register unready under missing-ca-certificates",
+        FAULT_LIMIT,
+        ready_status(503),
+    )?;
+    let body = serde_json::json!({
+        "name": format!("Untrusting {}", std::process::id()),
+        "type": "m5.large",
+        "os": "linux",
+        "petname": "nocerts",
+    })
+    .to_string();
+    let answer = http_request(
+        "POST",
+        port,
+        "/v1/registrations",
+        Some(("application/json", &body)),
+    )?;
+    let problem =
+        answer.expect_json(503, "POST /v1/registrations under missing-ca-certificates")?;
+    ensure!(
+        problem["type"].is_string(),
+        "the 503 is not a problem document: {}",
+        answer.body
+    );
+    let proxy = stack.logs("dynamodb-tls", 50)?;
+    ensure!(
+        proxy.contains("UnknownCA"),
+        "dynamodb-tls logged no refused certificate (UnknownCA): {proxy}"
+    );
+    stack.run_once(None, "init", &["faults", "off", "--all"])?;
+    ctx.wait_for(
+        "register ready after faults off",
+        FAULT_LIMIT,
+        ready_status(200),
+    )?;
+    println!("compose: register's TLS handshake failed under the fault (503), and recovered");
+    Ok(())
 }
 
 /// Checks of the website's pages through the compose stack: the residents pages list

@@ -116,12 +116,10 @@ fn check_image_config(ctx: &Ctx, target: &str) -> anyhow::Result<()> {
 }
 
 fn binary_path(target: &str) -> String {
-    let binary = if target == "admin" {
-        "cuddlekube-admin"
-    } else {
-        target
-    };
-    format!("/usr/local/bin/{binary}")
+    match target {
+        "admin" | "loadgen" => format!("/usr/local/bin/cuddlekube-{target}"),
+        service => format!("/usr/local/bin/{service}"),
+    }
 }
 
 fn strings(value: &Value) -> Vec<&str> {

@@ -4,19 +4,21 @@
 //! 1. lint (`lint.rs`): hadolint on every Dockerfile; `docker-compose config -q`
 //!    (Compose v2) and `podman-compose config` on compose.yaml, alone and with the
 //!    compose.ci.yaml overlay;
-//! 2. build (`build.rs`): the four images from docker/Dockerfile by `--target`, with
+//! 2. build (`build.rs`): the five images from docker/Dockerfile by `--target`, with
 //!    VERSION and GIT_COMMIT; the first target compiles, the others reuse its builder
 //!    layers;
 //! 3. images (`images.rs`): each runs as UID 65532, has no shell or package manager,
-//!    carries the CA bundle, answers /health with its own name and the build's commit,
+//!    carries the CA bundle; each service answers /health with its own name and the build's commit,
 //!    passes its own HEALTHCHECK, and (the APIs, then the website through them) /ready
 //!    against DynamoDB Local in a table the admin image created;
 //! 4. compose (`compose.rs`; the stack itself in `stack.rs`): the stack comes up with
 //!    podman-compose (with compose.ci.yaml: the collector and Jaeger images cannot be
 //!    pulled on CI machines), one service at a time in the order and on the conditions
-//!    its `depends_on` declares; it is seeded, the website's residents pages list every
-//!    resident, it takes a registration through the API and one through the website's
-//!    form, survives a second `up` without seeding twice, comes down without leaving a
+//!    its `depends_on` declares, DynamoDB behind its TLS proxy; it is seeded, the
+//!    website's residents pages list every resident, it takes a registration through the
+//!    API and one through the website's form, `missing-ca-certificates` fails register's
+//!    real TLS handshake and `off` recovers it, it survives a second `up` without seeding
+//!    twice, the `load` profile's loadgen walks it, it comes down without leaving a
 //!    container or network, and comes up fresh after `down`.
 //!
 //! Tools: podman, podman-compose, docker-compose and hadolint, from the environment
@@ -56,7 +58,7 @@ mod summary;
 const SERVICES: [&str; 3] = ["server-listing", "register", "website"];
 /// Every target built, the admin image first (it is the smallest final stage, and the
 /// first target pays for the shared compile whichever it is).
-const TARGETS: [&str; 4] = ["admin", "server-listing", "register", "website"];
+const TARGETS: [&str; 5] = ["admin", "loadgen", "server-listing", "register", "website"];
 /// infra/services.yaml runs the images as this user (distroless "nonroot").
 const RUNTIME_USER: &str = "65532:65532";
 /// The demo residents `cuddlekube-admin init` seeds (store::seed).
@@ -109,7 +111,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         "lint: compose config (compose.yaml, + compose.ci.yaml)",
         || validate_compose_files(&ctx),
     );
-    if summary.run("build: four images, one compile", || {
+    if summary.run("build: five images, one compile", || {
         build::build_images(&ctx)
     }) {
         image_checks(&ctx, &mut summary);

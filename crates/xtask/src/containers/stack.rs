@@ -144,14 +144,42 @@ impl<'a> ComposeStack<'a> {
 
     /// What init printed on its latest run.
     pub(super) fn init_output(&self) -> anyhow::Result<String> {
-        let init = self.container("init")?;
+        Ok(self.logs("init", 2)?.trim().replace('\n', "; "))
+    }
+
+    /// The last `lines` lines a service's container wrote (stdout and stderr).
+    pub(super) fn logs(&self, service: &str, lines: u16) -> anyhow::Result<String> {
+        let container = self.container(service)?;
         let output = self
             .ctx
             .podman()
-            .args(["logs", "--tail", "2", &init])
+            .args(["logs", "--tail", &lines.to_string(), &container])
             .quiet()
-            .read()?;
-        Ok(output.trim().replace('\n', "; "))
+            .output()?;
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+
+    /// `run --rm --no-deps SERVICE ARGS` (a one-off container of a service, as an operator
+    /// runs `cuddlekube-admin` through init's image), optionally of a profile; its output.
+    pub(super) fn run_once(
+        &self,
+        profile: Option<&str>,
+        service: &str,
+        args: &[&str],
+    ) -> anyhow::Result<String> {
+        let mut compose = self.compose();
+        if let Some(profile) = profile {
+            compose = compose.args(["--profile", profile]);
+        }
+        compose
+            .args(["run", "--rm", "--no-deps", service])
+            .args(args)
+            .read()
+            .with_context(|| format!("podman-compose run {service} {}", args.join(" ")))
     }
 
     /// "<status> <exit code>" of a container.
@@ -173,7 +201,13 @@ impl<'a> ComposeStack<'a> {
     /// The healthchecks compose.yaml declares, run by the engine (podman-compose passes
     /// them to podman; Docker Compose gates the start order on them).
     pub(super) fn healthchecks(&self) -> anyhow::Result<()> {
-        for service in ["dynamodb", "server-listing", "register", "website"] {
+        for service in [
+            "dynamodb",
+            "dynamodb-tls",
+            "server-listing",
+            "register",
+            "website",
+        ] {
             let container = self.container(service)?;
             healthcheck(self.ctx, &container)
                 .map_err(|why| anyhow::anyhow!("{service} unhealthy: {why}"))?;
@@ -242,8 +276,14 @@ impl<'a> ComposeStack<'a> {
         Ok(names.lines().map(str::to_string).collect())
     }
 
+    /// Everything of the project, the certificates' volume too (`down -v`).
     fn remove_project_containers(&self) {
-        let _ = self.compose().arg("down").quiet().ignore_status().output();
+        let _ = self
+            .compose()
+            .args(["down", "-v"])
+            .quiet()
+            .ignore_status()
+            .output();
         if let Ok(left) = self.project_containers() {
             drop(Containers(self.ctx, left));
         }
