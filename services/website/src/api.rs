@@ -105,25 +105,22 @@ impl AppState {
             }
             query.finish()
         };
-        let url = self
-            .config
-            .server_listing_url
-            .join(&format!("/v1/servers?{query}"));
-        let sent = self
-            .api
-            .get(url)
-            .with_extension(SERVER_LISTING)
-            .send()
-            .await;
-        answer(sent, SERVER_LISTING, Call::Read).await
+        self.read_server_listing(&format!("/v1/servers?{query}"))
+            .await
     }
 
     #[tracing::instrument(skip(self))]
     pub async fn resident(&self, ckid: &ResidentId) -> Result<Resident, UpstreamError> {
-        let url = self
-            .config
-            .server_listing_url
-            .join(&format!("/v1/servers/{ckid}"));
+        self.read_server_listing(&format!("/v1/servers/{ckid}"))
+            .await
+    }
+
+    /// GET a path of server-listing's.
+    async fn read_server_listing<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, UpstreamError> {
+        let url = self.config.server_listing_url.join(path);
         let sent = self
             .api
             .get(url)

@@ -11,7 +11,7 @@ use super::{Ctx, SEED_COUNT};
 
 /// Every service sees a fault switched within 5 s (it polls every 2 s); a generous bound.
 const FAULT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-use crate::http::{html_text, http_get, http_request};
+use crate::http::{HttpResponse, html_text, http_get, http_request};
 
 pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
     let stack = match summary.value("compose: prepare (ports, images)", || {
@@ -110,19 +110,7 @@ fn missing_ca_round_trip(ctx: &Ctx, stack: &ComposeStack<'_>) -> anyhow::Result<
         FAULT_LIMIT,
         ready_status(503),
     )?;
-    let body = serde_json::json!({
-        "name": format!("Untrusting {}", std::process::id()),
-        "type": "m5.large",
-        "os": "linux",
-        "petname": "nocerts",
-    })
-    .to_string();
-    let answer = http_request(
-        "POST",
-        port,
-        "/v1/registrations",
-        Some(("application/json", &body)),
-    )?;
+    let answer = post_registration(stack, "Untrusting", "nocerts")?;
     let problem =
         answer.expect_json(503, "POST /v1/registrations under missing-ca-certificates")?;
     ensure!(
@@ -270,23 +258,32 @@ fn expect_listing(
 
 /// POST /v1/registrations on register; returns the new resident's ckid.
 fn register_resident(stack: &ComposeStack<'_>) -> anyhow::Result<String> {
-    let body = serde_json::json!({
-        "name": format!("Smoke Test {}", std::process::id()),
-        "type": "m5.large",
-        "os": "linux",
-        "petname": "smokey",
-    })
-    .to_string();
-    let response = http_request(
-        "POST",
-        stack.port("register"),
-        "/v1/registrations",
-        Some(("application/json", &body)),
-    )?;
+    let response = post_registration(stack, "Smoke Test", "smokey")?;
     let resident = response.expect_json(201, "POST /v1/registrations")?;
     let ckid = resident["ckid"]
         .as_str()
         .context("the 201 has no ckid")?
         .to_string();
     Ok(ckid)
+}
+
+/// POST /v1/registrations on register, for a resident named after this run.
+fn post_registration(
+    stack: &ComposeStack<'_>,
+    name: &str,
+    petname: &str,
+) -> anyhow::Result<HttpResponse> {
+    let body = serde_json::json!({
+        "name": format!("{name} {}", std::process::id()),
+        "type": "m5.large",
+        "os": "linux",
+        "petname": petname,
+    })
+    .to_string();
+    http_request(
+        "POST",
+        stack.port("register"),
+        "/v1/registrations",
+        Some(("application/json", &body)),
+    )
 }
