@@ -234,24 +234,15 @@ fn find_tool(name: &str, override_var: &str) -> anyhow::Result<PathBuf> {
         })
 }
 
-/// Where container-standins.sh puts its venv: `$STANDINS_DIR/venv/bin`, its default
-/// `${TMPDIR:-/tmp}/container-standins/venv/bin`, and whatever a saved log of the script
-/// says ("tools in <dir>: ...").
+/// Where container-standins.sh puts its venv: `$STANDINS_DIR/venv/bin`, else its default
+/// `${TMPDIR:-/tmp}/container-standins/venv/bin` (`std::env::temp_dir` reads TMPDIR the
+/// same way).
 fn standins_bin_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os("STANDINS_DIR") {
-        dirs.push(PathBuf::from(dir).join("venv/bin"));
-    }
-    let tmp = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    dirs.push(tmp.join("container-standins/venv/bin"));
-    dirs.push(PathBuf::from("/tmp/container-standins/venv/bin"));
-    if let Ok(log) = std::fs::read_to_string("/tmp/standins.log") {
-        dirs.extend(log.lines().filter_map(|line| {
-            let rest = line.split("tools in ").nth(1)?;
-            Some(PathBuf::from(rest.split(':').next()?.trim()))
-        }));
-    }
-    dirs
+    let work_dir = std::env::var_os("STANDINS_DIR").map_or_else(
+        || std::env::temp_dir().join("container-standins"),
+        PathBuf::from,
+    );
+    vec![work_dir.join("venv/bin")]
 }
 
 /// What the images are built from and must report.
