@@ -104,7 +104,7 @@ fn missing_ca_round_trip(ctx: &Ctx, stack: &ComposeStack<'_>) -> anyhow::Result<
             Err(err) => Err(format!("register /ready: {err:#}")),
         }
     };
-    stack.run_once(None, "init", &["faults", "on", "missing-ca-certificates"])?;
+    stack.admin(&["faults", "on", "missing-ca-certificates"])?;
     ctx.wait_for(
         "register unready under missing-ca-certificates",
         FAULT_LIMIT,
@@ -123,7 +123,7 @@ fn missing_ca_round_trip(ctx: &Ctx, stack: &ComposeStack<'_>) -> anyhow::Result<
         proxy.contains("UnknownCA"),
         "dynamodb-tls logged no refused certificate (UnknownCA): {proxy}"
     );
-    stack.run_once(None, "init", &["faults", "off", "--all"])?;
+    stack.admin(&["faults", "off", "--all"])?;
     ctx.wait_for(
         "register ready after faults off",
         FAULT_LIMIT,

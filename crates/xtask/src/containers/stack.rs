@@ -163,8 +163,8 @@ impl<'a> ComposeStack<'a> {
         ))
     }
 
-    /// `run --rm --no-deps SERVICE ARGS` (a one-off container of a service, as an operator
-    /// runs `cuddlekube-admin` through init's image), optionally of a profile; its output.
+    /// `run --rm --no-deps -T SERVICE ARGS` (a one-off container of a service), optionally
+    /// of a profile; its output, which is also quoted if it fails.
     pub(super) fn run_once(
         &self,
         profile: Option<&str>,
@@ -175,11 +175,26 @@ impl<'a> ComposeStack<'a> {
         if let Some(profile) = profile {
             compose = compose.args(["--profile", profile]);
         }
-        compose
-            .args(["run", "--rm", "--no-deps", service])
-            .args(args)
-            .read()
-            .with_context(|| format!("podman-compose run {service} {}", args.join(" ")))
+        let command = compose
+            .args(["run", "--rm", "--no-deps", "-T", service])
+            .args(args);
+        output_of(
+            command,
+            &format!("podman-compose run {service} {}", args.join(" ")),
+        )
+    }
+
+    /// `cuddlekube-admin ARGS` inside the running dynamodb-tls container (the admin image,
+    /// with the table's environment and the CA), as an operator would `exec` it. Not a
+    /// one-off `run --rm`: podman 4.3 has been seen to fail those after the command ended.
+    pub(super) fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
+        let container = self.container("dynamodb-tls")?;
+        let command = self
+            .ctx
+            .podman()
+            .args(["exec", &container, "/usr/local/bin/cuddlekube-admin"])
+            .args(args);
+        output_of(command, &format!("cuddlekube-admin {}", args.join(" ")))
     }
 
     /// "<status> <exit code>" of a container.
@@ -337,6 +352,27 @@ fn start_order(config: &Value) -> anyhow::Result<Vec<(String, Dependencies)>> {
 
 fn port_is_free(port: u16) -> bool {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+/// Runs `command`; its stdout and stderr, or an error quoting them.
+fn output_of(command: Cmd<'_>, what: &str) -> anyhow::Result<String> {
+    let output = command
+        .quiet()
+        .ignore_status()
+        .output()
+        .with_context(|| what.to_owned())?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        output.status.success(),
+        "{what}: exited with {}: {}",
+        output.status,
+        text.trim()
+    );
+    Ok(text)
 }
 
 #[cfg(test)]
