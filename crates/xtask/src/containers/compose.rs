@@ -50,7 +50,15 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
         ),
         // init runs again on every `up`; it must add nothing to a seeded table.
         ("compose: second up (no down) seeds nothing twice", &|| {
-            stack.up()?;
+            let before = stack.life("dynamodb")?;
+            let up = stack.up();
+            let after = stack.life("dynamodb")?;
+            ensure!(
+                before == after && before.contains(", 0 restart(s)"),
+                "DynamoDB Local's container did not live through the second up (its table \
+                 is in memory): before, {before}; after, {after} ({up:?})"
+            );
+            up?;
             let init = stack.init_output()?;
             ensure!(
                 init.contains("seeded 0 demo resident"),

@@ -80,8 +80,18 @@ impl<'a> ComposeStack<'a> {
             for (dependency, condition) in &dependencies {
                 self.wait_for_condition(dependency, condition)?;
             }
+            // `--no-recreate`: a second `up` keeps what runs, as Docker Compose does when
+            // nothing changed (some podman-compose versions recreate on any hash doubt,
+            // and a recreated DynamoDB Local starts empty).
             self.compose()
-                .args(["up", "-d", "--no-build", "--no-deps", &service])
+                .args([
+                    "up",
+                    "-d",
+                    "--no-build",
+                    "--no-deps",
+                    "--no-recreate",
+                    &service,
+                ])
                 .run()
                 .with_context(|| format!("podman-compose up {service}"))?;
         }
@@ -122,14 +132,8 @@ impl<'a> ComposeStack<'a> {
                     }
                 })?;
                 if code != "0" {
-                    let logs = self
-                        .ctx
-                        .podman()
-                        .args(["logs", "--tail", "20", &container])
-                        .quiet()
-                        .read()
-                        .unwrap_or_default();
-                    bail!("{service} exited {code}: {logs}");
+                    let logs = self.logs(service, 20).unwrap_or_default();
+                    bail!("{service} exited {code}: {}", logs.trim());
                 }
                 Ok(())
             }
@@ -145,6 +149,22 @@ impl<'a> ComposeStack<'a> {
     /// What init printed on its latest run.
     pub(super) fn init_output(&self) -> anyhow::Result<String> {
         Ok(self.logs("init", 2)?.trim().replace('\n', "; "))
+    }
+
+    /// How the container of `service` has lived: its id, start, restarts and whether the
+    /// kernel killed it for memory. Two readings that differ mean the engine restarted or
+    /// recreated it in between (DynamoDB Local then starts empty).
+    pub(super) fn life(&self, service: &str) -> anyhow::Result<String> {
+        let container = self.container(service)?;
+        let format = "{{printf \"%.12s\" .ID}} started {{.State.StartedAt}}, \
+            {{.RestartCount}} restart(s), OOM-killed {{.State.OOMKilled}}";
+        let life = self
+            .ctx
+            .podman()
+            .args(["container", "inspect", "--format", format, &container])
+            .quiet()
+            .read()?;
+        Ok(life.trim().to_string())
     }
 
     /// The last `lines` lines a service's container wrote (stdout and stderr).

@@ -84,10 +84,7 @@ impl Summary {
             let secs = elapsed.as_secs();
             match outcome {
                 Outcome::Pass => println!("PASS  {name} ({secs} s)"),
-                Outcome::Fail(why) => {
-                    let first = why.lines().next().unwrap_or("");
-                    println!("FAIL  {name} ({secs} s): {first}");
-                }
+                Outcome::Fail(why) => println!("FAIL  {name} ({secs} s): {}", one_line(why)),
                 Outcome::Skip(why) => println!("SKIP  {name}: {why}"),
             }
         }
@@ -99,5 +96,16 @@ impl Summary {
             count(|o| matches!(o, Outcome::Skip(_))),
             total.as_secs()
         );
+    }
+}
+
+/// A failure's whole text on one summary line (a CI log is often read from its tail),
+/// cut at `MAX` characters.
+fn one_line(why: &str) -> String {
+    const MAX: usize = 600;
+    let joined = why.split_whitespace().collect::<Vec<_>>().join(" ");
+    match joined.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{} …", &joined[..cut]),
+        None => joined,
     }
 }
