@@ -46,30 +46,9 @@ impl ResidentId {
         let what = "letters, digits, '.', '_' or '-'";
         crate::identifier(value, "ckid", Self::MAX_LEN, allowed, what).map(Self)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for ResidentId {
-    type Error = InvalidValue;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ResidentId> for String {
-    fn from(value: ResidentId) -> Self {
-        value.0
-    }
-}
-
-impl std::fmt::Display for ResidentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_newtype!(ResidentId);
 
 #[cfg(test)]
 mod tests {

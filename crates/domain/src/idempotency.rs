@@ -26,11 +26,9 @@ impl IdempotencyKey {
     pub fn random() -> Self {
         Self(ulid::Ulid::new().to_string())
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
+
+string_newtype!(IdempotencyKey);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,44 @@
 //! [`Resident`] is the shape both the JSON APIs and the DynamoDB items use, keeping the
 //! 2019 attribute names (`ckid`, `type`, `service`, ...).
 
+/// The conversions every string newtype here has, given its `parse(&str) -> Result<Self,
+/// InvalidValue>`: `as_str`, `AsRef<str>`, `Display`, and the `String` round trip serde
+/// uses (`#[serde(try_from = "String", into = "String")]`), which parses.
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::InvalidValue;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 mod id;
 mod idempotency;
 mod registration;

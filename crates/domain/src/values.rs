@@ -116,36 +116,9 @@ macro_rules! text_value {
             pub fn parse(value: &str) -> Result<Self, InvalidValue> {
                 text(value, $what, $min, $max).map(Self)
             }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = InvalidValue;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        string_newtype!($name);
     };
 }
 
@@ -293,23 +266,9 @@ impl ImageUrl {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for ImageUrl {
-    type Error = InvalidValue;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ImageUrl> for String {
-    fn from(value: ImageUrl) -> Self {
-        value.0
-    }
-}
+string_newtype!(ImageUrl);
 
 #[cfg(test)]
 mod tests {
