@@ -74,48 +74,20 @@ pub struct NewResident {
 
 impl NewResident {
     pub fn parse(input: &RegistrationInput) -> Result<Self, ValidationErrors> {
-        let mut errors = Vec::new();
-        let name = record(
-            &mut errors,
-            "name",
-            text(&input.name, "name", true).and_then(|s| ServerName::parse(&s)),
-        );
-        let server_type = record(
-            &mut errors,
-            "type",
-            text(&input.server_type, "type", true).and_then(|s| ServerType::parse(&s)),
-        );
-        let os = record(
-            &mut errors,
-            "os",
-            text(&input.os, "os", true).and_then(|s| OperatingSystem::parse(&s)),
-        );
-        let petname = record(
-            &mut errors,
-            "petname",
-            text(&input.petname, "petname", false).and_then(|s| PetName::parse(&s)),
-        );
-        let service = record(
-            &mut errors,
-            "service",
-            number(&input.service, "service", YearsOfService::parse).map(Option::unwrap_or_default),
-        );
-        let happiness = record(
-            &mut errors,
-            "happiness",
-            number(&input.happiness, "happiness", Happiness::parse).map(Option::unwrap_or_default),
-        );
-        let image = record(
-            &mut errors,
-            "image",
-            text(&input.image, "image", false).and_then(|s| {
-                if s.trim().is_empty() {
-                    Ok(None)
-                } else {
-                    ImageUrl::parse(&s).map(Some)
-                }
-            }),
-        );
+        let mut checks = Checks::default();
+        let name = checks.text("name", &input.name, true, ServerName::parse);
+        let server_type = checks.text("type", &input.server_type, true, ServerType::parse);
+        let os = checks.text("os", &input.os, true, OperatingSystem::parse);
+        let petname = checks.text("petname", &input.petname, false, PetName::parse);
+        let service = checks.number("service", &input.service, YearsOfService::parse);
+        let happiness = checks.number("happiness", &input.happiness, Happiness::parse);
+        let image = checks.text("image", &input.image, false, |s| {
+            if s.trim().is_empty() {
+                Ok(None)
+            } else {
+                ImageUrl::parse(s).map(Some)
+            }
+        });
         match (name, server_type, os, petname, service, happiness, image) {
             (
                 Some(name),
@@ -134,7 +106,7 @@ impl NewResident {
                 happiness,
                 image,
             }),
-            _ => Err(ValidationErrors(errors)),
+            _ => Err(ValidationErrors(checks.errors)),
         }
     }
 
@@ -166,21 +138,49 @@ impl NewResident {
     }
 }
 
-/// Keeps the value, or notes why it was refused under the field's name.
-fn record<T>(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    result: Result<T, InvalidValue>,
-) -> Option<T> {
-    result
-        .map_err(|e| {
-            errors.push(FieldError {
-                field: field.to_owned(),
-                refusal: e.refusal(),
-                message: e.message().to_owned(),
+/// The fields checked so far, and why each refused one was refused.
+#[derive(Default)]
+struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    /// A text field checked by `parse` (see [`text`] for what counts as text).
+    fn text<T>(
+        &mut self,
+        field: &str,
+        value: &Value,
+        required: bool,
+        parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+    ) -> Option<T> {
+        self.keep(field, text(value, field, required).and_then(|s| parse(&s)))
+    }
+
+    /// A number field checked by `parse`; absent, it takes the value's default.
+    fn number<T: Default>(
+        &mut self,
+        field: &str,
+        value: &Value,
+        parse: impl Fn(i64) -> Result<T, InvalidValue>,
+    ) -> Option<T> {
+        self.keep(
+            field,
+            number(value, field, parse).map(Option::unwrap_or_default),
+        )
+    }
+
+    /// Keeps the value, or notes why it was refused under the field's name.
+    fn keep<T>(&mut self, field: &str, result: Result<T, InvalidValue>) -> Option<T> {
+        result
+            .map_err(|e| {
+                self.errors.push(FieldError {
+                    field: field.to_owned(),
+                    refusal: e.refusal(),
+                    message: e.message().to_owned(),
+                })
             })
-        })
-        .ok()
+            .ok()
+    }
 }
 
 /// A text field's raw value: `null`/absent is "" (then required-ness decides), a

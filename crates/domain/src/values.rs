@@ -265,7 +265,6 @@ impl ImageUrl {
             )),
         }
     }
-
 }
 
 string_newtype!(ImageUrl);
