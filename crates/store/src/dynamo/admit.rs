@@ -17,7 +17,6 @@ use tracing::instrument;
 
 use super::DynamoStore;
 use crate::item::{Admitted, resident_item};
-use crate::traced::traced;
 use crate::{Admission, ResidentAdmitter, StoreError};
 
 /// How long an idempotency key is remembered.
@@ -43,20 +42,14 @@ impl DynamoStore {
         admission: Option<(&str, Option<Timestamp>)>,
     ) -> Result<Put, StoreError> {
         let item = resident_item(resident, admission)?;
-        let result = traced(
-            "PutItem",
-            self.table.as_str(),
-            self.client
-                .put_item()
-                .table_name(self.table.as_str())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(ckid)")
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send(),
-        )
-        .await;
+        let request = self
+            .client
+            .put_item()
+            .table_name(self.table.as_str())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(ckid)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let result = self.traced("PutItem", request.send()).await;
         match result {
             Ok(_) => Ok(Put::Written),
             Err(failed) => match failed.error.as_service_error() {
@@ -92,16 +85,14 @@ impl DynamoStore {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(6))).await;
             }
-            let written = traced(
-                "BatchWriteItem",
-                self.table.as_str(),
-                self.client
-                    .batch_write_item()
-                    .request_items(self.table.as_str(), requests)
-                    .send(),
-            )
-            .await
-            .map_err(StoreError::from_write)?;
+            let request = self
+                .client
+                .batch_write_item()
+                .request_items(self.table.as_str(), requests);
+            let written = self
+                .traced("BatchWriteItem", request.send())
+                .await
+                .map_err(StoreError::from_write)?;
             requests = written
                 .unprocessed_items
                 .and_then(|mut left| left.remove(self.table.as_str()))

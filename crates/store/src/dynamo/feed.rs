@@ -20,7 +20,6 @@ use tracing::instrument;
 use super::DynamoStore;
 use crate::item::{Item, REMEMBERED_FEEDINGS, feeding_mark, n, s};
 use crate::table::attr;
-use crate::traced::traced;
 use crate::{Feeding, ResidentFeeder, StoreError};
 
 /// Updates a feeding may take when the item keeps changing under it (another feeding
@@ -146,7 +145,7 @@ impl DynamoStore {
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
-        match traced("UpdateItem", self.table.as_str(), request.send()).await {
+        match self.traced("UpdateItem", request.send()).await {
             Ok(output) => Ok(Tried::Fed(output.attributes.unwrap_or_default())),
             Err(failed) => match failed.error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {

@@ -11,7 +11,6 @@ use super::DynamoStore;
 use crate::cursor::Cursor;
 use crate::item::s;
 use crate::table::{LISTING_PARTITION, NEWEST_INDEX, OS_INDEX, attr};
-use crate::traced::traced;
 use crate::{ListQuery, Page, ResidentReader, StoreError};
 
 #[async_trait]
@@ -43,22 +42,18 @@ impl ResidentReader for DynamoStore {
         });
         // One more than a page tells whether another page exists, so the last page
         // says so (`next_cursor: null`) instead of leading to an empty one.
-        let output = traced(
-            "Query",
-            self.table.as_str(),
-            self.client
-                .query()
-                .table_name(self.table.as_str())
-                .index_name(index)
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", partition_attr)
-                .expression_attribute_values(":p", s(partition_value))
-                .scan_index_forward(false)
-                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start_key)
-                .send(),
-        )
-        .await?;
+        let request = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .index_name(index)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", partition_attr)
+            .expression_attribute_values(":p", s(partition_value))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start_key);
+        let output = self.traced("Query", request.send()).await?;
         let more = output.items().len() > limit
             || output.last_evaluated_key().is_some_and(|k| !k.is_empty());
         let mut residents: Vec<Resident> = output

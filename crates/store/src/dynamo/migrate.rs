@@ -8,7 +8,6 @@ use super::DynamoStore;
 use crate::StoreError;
 use crate::item::{Item, empty_feedings, n, s};
 use crate::table::{LISTING_PARTITION, RECORD_MARK, attr};
-use crate::traced::traced;
 
 impl DynamoStore {
     /// Backfills residents written in the 2019 shape so they list like new ones:
@@ -22,25 +21,21 @@ impl DynamoStore {
         let mut report = MigrationReport::default();
         let mut start: Option<Item> = None;
         loop {
-            let page = traced(
-                "Scan",
-                self.table.as_str(),
-                self.client
-                    .scan()
-                    .table_name(self.table.as_str())
-                    .filter_expression(
-                        "NOT contains(ckid, :record) AND (attribute_not_exists(listing) \
-                     OR attribute_not_exists(os_key) OR attribute_not_exists(feed_count) \
-                     OR attribute_not_exists(recent_feeds) \
-                     OR attribute_type(service, :text) OR attribute_type(happiness, :text))",
-                    )
-                    .expression_attribute_values(":record", s(RECORD_MARK))
-                    .expression_attribute_values(":text", s("S"))
-                    .set_exclusive_start_key(start.take())
-                    .consistent_read(true)
-                    .send(),
-            )
-            .await?;
+            let request = self
+                .client
+                .scan()
+                .table_name(self.table.as_str())
+                .filter_expression(
+                    "NOT contains(ckid, :record) AND (attribute_not_exists(listing) \
+                OR attribute_not_exists(os_key) OR attribute_not_exists(feed_count) \
+                OR attribute_not_exists(recent_feeds) \
+                OR attribute_type(service, :text) OR attribute_type(happiness, :text))",
+                )
+                .expression_attribute_values(":record", s(RECORD_MARK))
+                .expression_attribute_values(":text", s("S"))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true);
+            let page = self.traced("Scan", request.send()).await?;
             report.examined += page.scanned_count() as u64;
             for item in page.items() {
                 match self.migrate_item(item).await {
@@ -89,12 +84,9 @@ impl DynamoStore {
                     request.expression_attribute_values(format!(":was_{field}"), value.clone());
             }
         }
-        match traced(
-            "UpdateItem",
-            self.table.as_str(),
-            request.condition_expression(condition).send(),
-        )
-        .await
+        match self
+            .traced("UpdateItem", request.condition_expression(condition).send())
+            .await
         {
             Ok(_) => Ok(()),
             Err(failed)

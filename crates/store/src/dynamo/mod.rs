@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use domain::{Resident, ResidentId};
 
 use crate::item::s;
 use crate::table::attr;
-use crate::traced::traced;
+use crate::traced::{Failed, traced};
 use crate::{Readiness, StoreError, TableName};
 
 pub use migrate::MigrationReport;
@@ -42,23 +43,32 @@ impl DynamoStore {
         &self.client
     }
 
+    /// [`traced`] on this store's table.
+    async fn traced<T, E, R>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, Failed<E, R>>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        traced(operation, self.table.as_str(), call).await
+    }
+
     pub fn table(&self) -> &TableName {
         &self.table
     }
 
     /// One resident by ckid; `consistent` for a read that must see the latest write.
     async fn read(&self, ckid: &ResidentId, consistent: bool) -> Result<Resident, StoreError> {
-        let found = traced(
-            "GetItem",
-            self.table.as_str(),
-            self.client
-                .get_item()
-                .table_name(self.table.as_str())
-                .key(attr::CKID, s(ckid.as_str()))
-                .consistent_read(consistent)
-                .send(),
-        )
-        .await?;
+        let request = self
+            .client
+            .get_item()
+            .table_name(self.table.as_str())
+            .key(attr::CKID, s(ckid.as_str()))
+            .consistent_read(consistent);
+        let found = self.traced("GetItem", request.send()).await?;
         let item = found.item.ok_or(StoreError::NotFound)?;
         Ok(serde_dynamo::from_item(item)?)
     }
@@ -86,15 +96,8 @@ impl DynamoStore {
 #[async_trait]
 impl Readiness for DynamoStore {
     async fn ready(&self) -> Result<(), StoreError> {
-        traced(
-            "DescribeTable",
-            self.table.as_str(),
-            self.client
-                .describe_table()
-                .table_name(self.table.as_str())
-                .send(),
-        )
-        .await?;
+        let request = self.client.describe_table().table_name(self.table.as_str());
+        self.traced("DescribeTable", request.send()).await?;
         Ok(())
     }
 }
