@@ -119,11 +119,8 @@ impl Results {
                 for m in measured {
                     let _ = writeln!(
                         md,
-                        "| {} | {} | {} | {} | ×{:.2} | {} |",
-                        m.label,
-                        spread(&m.rps),
-                        spread(&m.p50_ms),
-                        spread(&m.p99_ms),
+                        "{} ×{:.2} | {} |",
+                        cells(m),
                         ratio(m.rps.median, floor.rps.median),
                         m.errors
                     );
@@ -197,16 +194,20 @@ fn spread(s: &crate::rounds::Spread) -> String {
     format!("{:.1} [{:.1}–{:.1}]", s.median, s.min, s.max)
 }
 
+/// A table row's first cells: label, rps, p50 and p99 (each median [min–max]).
+fn cells(m: &Measured) -> String {
+    format!(
+        "| {} | {} | {} | {} |",
+        m.label,
+        spread(&m.rps),
+        spread(&m.p50_ms),
+        spread(&m.p99_ms)
+    )
+}
+
 fn rows(md: &mut String, measured: &[Measured]) {
     for m in measured {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            m.label,
-            spread(&m.rps),
-            spread(&m.p50_ms),
-            spread(&m.p99_ms)
-        );
+        let _ = writeln!(md, "{}", cells(m));
     }
 }
 
