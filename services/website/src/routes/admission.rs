@@ -2,14 +2,14 @@
 //! everything typed kept and a word on what to do, whatever register answered.
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::resident_id;
+use super::{LinkQuery, resident_id};
 use crate::AppState;
 use crate::api::UpstreamError;
 use crate::card::Card;
@@ -127,9 +127,8 @@ struct ThanksQuery {
 #[tracing::instrument(skip_all)]
 async fn thanks(
     State(state): State<AppState>,
-    query: Result<Query<ThanksQuery>, QueryRejection>,
+    LinkQuery(query): LinkQuery<ThanksQuery>,
 ) -> Result<Response, WebError> {
-    let Query(query) = query.map_err(|_| WebError::BadLink)?;
     let ckid = resident_id(&query.ckid)?;
     let card = Card::from(state.resident(&ckid).await?);
     let return_to = card.href();

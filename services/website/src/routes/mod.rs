@@ -5,6 +5,8 @@ mod admission;
 mod residents;
 
 use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -23,6 +25,17 @@ pub fn routes() -> Router<AppState> {
         .merge(admission::routes())
         // Last: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A page's query string; one that does not parse is a bad link (the 400 page).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(WebError))]
+struct LinkQuery<T>(T);
+
+impl From<QueryRejection> for WebError {
+    fn from(_: QueryRejection) -> Self {
+        Self::BadLink
+    }
 }
 
 /// The fallback: the 404 page for any path the site does not have.

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{encode, resident_id};
+use super::{LinkQuery, encode, resident_id};
 use crate::AppState;
 use crate::api::{PAGE_SIZE, UpstreamError};
 use crate::card::{Card, FedNote, Profile};
@@ -95,9 +95,8 @@ fn listing_href(cursor: Option<&str>, os: Option<&str>, page: Option<u32>) -> St
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    LinkQuery(query): LinkQuery<ListQuery>,
 ) -> Result<Response, WebError> {
-    let Query(query) = query.map_err(|_| WebError::BadLink)?;
     let os = non_empty(&query.os);
     let cursor = non_empty(&query.cursor);
     // Page 1 has no cursor; a later page says its number, unless the link was made
