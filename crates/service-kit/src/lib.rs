@@ -24,4 +24,4 @@ pub use problem::{
 };
 pub use serve::ConnectionLimits;
 #[cfg(feature = "store")]
-pub use store::{bind_on_store, build_on_store};
+pub use store::{bind_on_store, run_store_service};

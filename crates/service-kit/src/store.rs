@@ -1,12 +1,14 @@
 //! What the services on the residents table share: how a `StoreError` is answered, and
 //! building from the environment (the store, and the watch on the fault switchboard).
 
+use std::process::ExitCode;
+
 use axum::http::StatusCode;
 use faults::{Faults, Switchboard};
 use store::{Connection, DynamoStore, StoreError, TableName};
 use tracing::Level;
 
-use crate::{Application, Limits, Problem, ServiceInfo, config, health_router};
+use crate::{Application, Limits, Problem, ServiceInfo, config, health_router, run_service};
 
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
@@ -32,11 +34,21 @@ impl From<StoreError> for Problem {
     }
 }
 
-/// `build()` for a service on the residents table: `PORT`, `RESIDENTS_TABLE` and the
-/// SDK's variables from the environment; the service's faults watched (with a client
-/// of their own, which no fault touches, so a fault can always be switched off); then
-/// the service's own `build_with_store`.
-pub async fn build_on_store<F, Fut>(
+/// The `main` of a service on the residents table ([`run_service`] of what
+/// [`build_on_store`] builds), given the service's own `build_with_store`.
+pub fn run_store_service<F, Fut>(info: ServiceInfo, build_with_store: F) -> ExitCode
+where
+    F: FnOnce(u16, DynamoStore, Faults) -> Fut,
+    Fut: Future<Output = std::io::Result<Application>>,
+{
+    run_service(info, || build_on_store(info, build_with_store))
+}
+
+/// A service on the residents table from the environment: `PORT`, `RESIDENTS_TABLE` and
+/// the SDK's variables; the service's faults watched (with a client of their own, which
+/// no fault touches, so a fault can always be switched off); then the service's own
+/// `build_with_store`.
+async fn build_on_store<F, Fut>(
     info: ServiceInfo,
     build_with_store: F,
 ) -> Result<Application, String>

@@ -41,11 +41,6 @@ pub fn router(state: AppState) -> Router {
     service_kit::api_router(routes, api_doc::ApiDoc::openapi())
 }
 
-/// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
-pub async fn build() -> Result<Application, String> {
-    service_kit::build_on_store(INFO, build_with_store).await
-}
-
 /// Binds `port` (0 for any) over `store`. register acts on no fault of its own beyond
 /// its store's (`faults` reach it through the store's client).
 pub async fn build_with_store(

@@ -52,11 +52,6 @@ pub fn router(state: AppState, faults: ::faults::Faults) -> Router {
     service_kit::api_router(routes, api_doc::ApiDoc::openapi())
 }
 
-/// Reads the environment (`PORT`, `RESIDENTS_TABLE`, `AWS_*`) and binds.
-pub async fn build() -> Result<Application, String> {
-    service_kit::build_on_store(INFO, build_with_store).await
-}
-
 /// Binds `port` (0 for any) over `store`, acting on `faults`.
 pub async fn build_with_store(
     port: u16,
