@@ -1,9 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
-    assert_created, assert_problem, assert_stored_as_answered, spawn_app, valid_registration,
-};
+use crate::helpers::{assert_created, assert_problem, spawn_app, valid_registration};
 
 #[tokio::test]
 async fn a_valid_registration_is_admitted_and_stored_exactly_as_answered() {
@@ -28,8 +26,7 @@ async fn a_valid_registration_is_admitted_and_stored_exactly_as_answered() {
     );
     let ckid = resident["ckid"].as_str().expect("a ckid");
     assert_eq!(ckid.len(), 26, "a ULID: {ckid}");
-    let item = app.stored_item(ckid).await.expect("the resident is stored");
-    assert_stored_as_answered(&item, &resident);
+    app.assert_stored_as_answered(&resident).await;
     assert_eq!(app.resident_count().await, 1);
 }
 
@@ -57,11 +54,7 @@ async fn the_2019_payload_is_accepted_and_its_ckid_ignored() {
         assert_eq!(resident[field], legacy[field], "{field}");
     }
     assert!(app.stored_item("ck1").await.is_none());
-    let item = app
-        .stored_item(resident["ckid"].as_str().unwrap())
-        .await
-        .expect("stored");
-    assert_stored_as_answered(&item, &resident);
+    app.assert_stored_as_answered(&resident).await;
 }
 
 #[tokio::test]
@@ -77,11 +70,7 @@ async fn optional_fields_take_their_defaults_and_unknown_fields_are_ignored() {
     assert_eq!(resident["image"], json!(null));
     assert_eq!(resident["feed_count"], 0);
     assert!(resident.get("colour").is_none());
-    let item = app
-        .stored_item(resident["ckid"].as_str().unwrap())
-        .await
-        .expect("stored");
-    assert_stored_as_answered(&item, &resident);
+    let item = app.assert_stored_as_answered(&resident).await;
     assert!(!item.contains_key("colour"));
 }
 
@@ -114,11 +103,7 @@ async fn text_is_stored_trimmed_but_otherwise_verbatim_including_markup() {
     assert_eq!(resident["os"], body["os"]);
     assert_eq!(resident["petname"], body["petname"]);
     assert_eq!(resident["image"], body["image"]);
-    let item = app
-        .stored_item(resident["ckid"].as_str().unwrap())
-        .await
-        .expect("stored");
-    assert_stored_as_answered(&item, &resident);
+    app.assert_stored_as_answered(&resident).await;
 }
 
 #[tokio::test]
@@ -139,11 +124,7 @@ async fn unicode_names_are_counted_in_characters_not_bytes() {
         )
         .await;
         assert_eq!(resident["name"], name.as_str());
-        let item = app
-            .stored_item(resident["ckid"].as_str().unwrap())
-            .await
-            .expect("stored");
-        assert_stored_as_answered(&item, &resident);
+        app.assert_stored_as_answered(&resident).await;
     }
 
     for name in ["鯖".repeat(65), "e\u{301}".repeat(33), "👍🏽".repeat(33)] {

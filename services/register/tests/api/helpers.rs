@@ -211,9 +211,21 @@ pub async fn assert_created(response: Response) -> (Value, String) {
     (body, location)
 }
 
-/// Asserts that `item` holds exactly the resident `answered` (the 201 body), plus the
-/// store's own index attributes.
-pub fn assert_stored_as_answered(item: &Item, answered: &Value) {
+impl TestApp {
+    /// Asserts that the table holds exactly the resident `answered` (the 201 body), plus
+    /// the store's own attributes; the stored item.
+    pub async fn assert_stored_as_answered(&self, answered: &Value) -> Item {
+        let ckid = answered["ckid"].as_str().expect("a ckid");
+        let item = self
+            .stored_item(ckid)
+            .await
+            .expect("the resident is stored");
+        assert_item_is(&item, answered);
+        item
+    }
+}
+
+fn assert_item_is(item: &Item, answered: &Value) {
     let answered = answered.as_object().expect("a resident object");
     for (name, value) in answered {
         match (value, item.get(name)) {
