@@ -226,6 +226,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("set {css}: {e}"));
     }
 
+    /// What `script` returns (given `args`), which must be a number.
+    pub async fn number(&self, script: &str, args: Vec<serde_json::Value>) -> f64 {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+            .as_f64()
+            .unwrap_or_else(|| panic!("{script}: not a number"))
+    }
+
+    /// The site header's height, in px.
+    pub async fn header_height(&self) -> f64 {
+        let script =
+            "return document.querySelector('.site-header').getBoundingClientRect().height;";
+        self.number(script, vec![]).await
+    }
+
     pub async fn wait_for_path(&self, prefix: &str) -> String {
         let started = Instant::now();
         loop {
@@ -471,14 +488,11 @@ async fn a_visitor_registers_a_server_finds_it_and_feeds_it() {
     );
     // Landed on the card, with room above it (not flush to the top of the viewport).
     let top = browser
-        .client
-        .execute(
+        .number(
             "return document.querySelector(arguments[0]).getBoundingClientRect().top;",
             vec![json!(card)],
         )
-        .await
-        .expect("the card's position");
-    let top = top.as_f64().expect("a number");
+        .await;
     assert!(
         (8.0..200.0).contains(&top),
         "the card is {top} px from the top"

@@ -21,26 +21,13 @@ async fn every_page_at_390_and_1280_px_fits_holds_long_names_and_passes_axe() {
     browser.set_width(320).await;
     browser.goto(&show.app.url("/residents")).await;
     browser.check_page("residents").await;
-    let header = browser
-        .client
-        .execute(
-            "return document.querySelector('.site-header').getBoundingClientRect().height;",
-            vec![],
-        )
-        .await
-        .expect("the header's height");
-    let header = header.as_f64().expect("a number");
+    let header = browser.header_height().await;
     assert!(header < 100.0, "a compact header at 320 px: {header} px");
     browser.close().await;
 }
 
 async fn browser_is_narrow(browser: &Browser) -> bool {
-    let width = browser
-        .client
-        .execute("return window.innerWidth;", vec![])
-        .await
-        .expect("the width");
-    width.as_f64().is_some_and(|width| width < 700.0)
+    browser.number("return window.innerWidth;", vec![]).await < 700.0
 }
 
 async fn walk(browser: &Browser, show: &Showcase, evil: &str) {
@@ -55,23 +42,13 @@ async fn walk(browser: &Browser, show: &Showcase, evil: &str) {
     browser.goto(&app.url("/residents")).await;
     assert_eq!(browser.text(&format!("{long} .card-name")).await, LONG_NAME);
     browser.check_page("residents").await;
-    let header = browser
-        .client
-        .execute(
-            "return document.querySelector('.site-header').getBoundingClientRect().height;",
-            vec![],
-        )
-        .await
-        .expect("the header's height");
+    let header = browser.header_height().await;
     let limit = if browser_is_narrow(browser).await {
         100.0
     } else {
         80.0
     };
-    assert!(
-        header.as_f64().expect("a number") < limit,
-        "a compact header: {header} px"
-    );
+    assert!(header < limit, "a compact header: {header} px");
     browser.click_css("a[rel=next]").await;
     browser.wait_for_path("/residents").await;
     assert!(browser.text("h1").await.contains("Our residents"));
