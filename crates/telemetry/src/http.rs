@@ -30,6 +30,22 @@ pub struct Failure {
     pub cause: std::sync::Arc<dyn std::error::Error + Send + Sync>,
 }
 
+/// An HTTP span, server or client: the attributes both kinds carry (the name, kind and
+/// method; the status and answer's code recorded later), then the kind's own fields.
+macro_rules! http_span {
+    ($span:literal, $kind:literal, $name:expr, $method:expr, $($fields:tt)*) => {
+        tracing::info_span!(
+            $span,
+            otel.name = %$name,
+            otel.kind = $kind,
+            otel.status_code = field::Empty,
+            http.request.method = %$method,
+            http.response.status_code = field::Empty,
+            $($fields)*
+        )
+    };
+}
+
 /// axum middleware (`axum::middleware::from_fn(telemetry::http::trace_requests)`, added
 /// with `Router::layer` so the matched route is known): one server span per request,
 /// continuing an incoming `X-Amzn-Trace-Id` (a missing or malformed one starts a new
@@ -49,18 +65,13 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
         Some(route) => format!("{method} {route}"),
         None => method.clone(),
     };
-    let span = tracing::info_span!(
-        "http.server",
-        otel.name = %name,
-        otel.kind = "server",
-        otel.status_code = field::Empty,
-        http.request.method = %method,
+    let span = http_span!(
+        "http.server", "server", name, method,
         http.route = route.as_deref(),
         url.path = %path,
         url.query = request.uri().query(),
         url.scheme = "http",
         user_agent.original = request.headers().get("user-agent").and_then(|v| v.to_str().ok()),
-        http.response.status_code = field::Empty,
     );
     let incoming = request.headers().get(HEADER).and_then(|v| v.to_str().ok());
     match Continuation::from_header(incoming) {
@@ -166,18 +177,13 @@ impl reqwest_middleware::Middleware for ClientSpans {
         let url = request.url();
         let host = url.host_str().unwrap_or_default().to_owned();
         let name = format!("{method} {}", remote.unwrap_or(&host));
-        let span = tracing::info_span!(
-            "http.client",
-            otel.name = %name,
-            otel.kind = "client",
-            otel.status_code = field::Empty,
-            http.request.method = %method,
+        let span = http_span!(
+            "http.client", "client", name, method,
             url.full = %format_args!("{}://{}{}", url.scheme(), url.authority(), url.path()),
             server.address = %host,
             server.port = url.port_or_known_default(),
             peer.service = remote,
             aws.remote.service = remote,
-            http.response.status_code = field::Empty,
             error.type = field::Empty,
         );
         let context = span.context();
