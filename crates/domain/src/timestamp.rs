@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -14,8 +16,36 @@ const FIXED: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
+    /// The current instant, and later than every earlier `now()` of this process (by a
+    /// microsecond when the clock has not moved on, or went back). The store tells its
+    /// own write, retried by the SDK, from another request's by the admission's time: two
+    /// admissions of one process never share it.
     pub fn now() -> Self {
-        Self::from(OffsetDateTime::now_utc())
+        static LAST_MICROS: AtomicI64 = AtomicI64::new(i64::MIN);
+        let clock = Self::from(OffsetDateTime::now_utc()).unix_micros();
+        let mut last = LAST_MICROS.load(Ordering::Relaxed);
+        loop {
+            let next = clock.max(last.saturating_add(1));
+            match LAST_MICROS.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Self::from_unix_micros(next),
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    fn unix_micros(self) -> i64 {
+        i64::try_from(self.0.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+    }
+
+    fn from_unix_micros(micros: i64) -> Self {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        Self::from(at)
     }
 
     /// Reads any RFC 3339 instant (older items may have been written another way).
@@ -69,6 +99,14 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_never_answers_the_same_instant_twice() {
+        let many: Vec<_> = (0..10_000).map(|_| Timestamp::now()).collect();
+        assert!(many.windows(2).all(|pair| pair[0] < pair[1]));
+        let written = many[0].to_string();
+        assert_eq!(Timestamp::parse(&written).unwrap(), many[0]);
+    }
     use proptest::prelude::*;
 
     #[test]
