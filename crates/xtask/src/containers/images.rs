@@ -302,45 +302,32 @@ impl<'a> Sandbox<'a> {
         Ok(sandbox)
     }
 
-    /// The admin image creates the table and seeds it. DynamoDB Local needs a few seconds
-    /// to listen; `init` is idempotent, so it is simply retried until then.
+    /// The admin image creates the table and seeds it (`init` waits while DynamoDB Local
+    /// does not answer yet, as it does in compose).
     fn create_table(&self) -> anyhow::Result<()> {
-        let mut attempts = 0;
-        let output = self.ctx.wait_for(
-            "cuddlekube-admin init against DynamoDB Local",
-            START_LIMIT,
-            || {
-                attempts += 1;
-                let output = self
-                    .ctx
-                    .podman()
-                    .args(["run", "--rm", "--pull=never", "--network", Self::NETWORK])
-                    .args(["--label", SANDBOX_LABEL, "--read-only", "--cap-drop", "ALL"])
-                    .args(dynamodb_env_args())
-                    .args([&Build::image("admin"), "init"])
-                    .quiet()
-                    .ignore_status()
-                    .output()
-                    .map_err(|e| e.to_string())?;
-                let text = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr)
-                );
-                if output.status.success() {
-                    Ok(text)
-                } else {
-                    Err(text.trim().to_string())
-                }
-            },
-        )?;
+        let output = self
+            .ctx
+            .podman()
+            .args(["run", "--rm", "--pull=never", "--network", Self::NETWORK])
+            .args(["--label", SANDBOX_LABEL, "--read-only", "--cap-drop", "ALL"])
+            .args(dynamodb_env_args())
+            .args([&Build::image("admin"), "init"])
+            .quiet()
+            .ignore_status()
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         ensure!(
-            output.contains(&format!("seeded {SEED_COUNT} demo resident")),
-            "init did not seed {SEED_COUNT} residents: {output}"
+            output.status.success() && text.contains(&format!("seeded {SEED_COUNT} demo resident")),
+            "cuddlekube-admin init did not seed {SEED_COUNT} residents: {}",
+            text.trim()
         );
         println!(
-            "admin image: init succeeded (attempt {attempts}): {}",
-            output.trim().replace('\n', "; ")
+            "admin image: init succeeded: {}",
+            text.trim().replace('\n', "; ")
         );
         Ok(())
     }
