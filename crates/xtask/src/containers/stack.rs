@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpListener};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use serde_json::Value;
 use xshell::Cmd;
 
@@ -76,10 +76,15 @@ impl<'a> ComposeStack<'a> {
     /// (`--no-deps`) once its dependencies meet their declared conditions, which is what
     /// Docker Compose does.
     pub(super) fn up(&self) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
         for (service, dependencies) in self.start_order()? {
             for (dependency, condition) in &dependencies {
                 self.wait_for_condition(dependency, condition)?;
             }
+            println!(
+                "compose: starting {service} at {} s",
+                started.elapsed().as_secs()
+            );
             // `--no-recreate`: a second `up` keeps what runs, as Docker Compose does when
             // nothing changed (some podman-compose versions recreate on any hash doubt,
             // and a recreated DynamoDB Local starts empty).
@@ -131,10 +136,10 @@ impl<'a> ComposeStack<'a> {
                         other => Err(format!("{service} is {other:?}")),
                     }
                 })?;
-                if code != "0" {
-                    let logs = self.logs(service, 20).unwrap_or_default();
-                    bail!("{service} exited {code}: {}", logs.trim());
-                }
+                let logs = self.logs(service, 20).unwrap_or_default();
+                let logs = logs.trim().replace('\n', "; ");
+                ensure!(code == "0", "{service} exited {code}: {logs}");
+                println!("compose: {service} done: {logs}");
                 Ok(())
             }
             _ => self.ctx.wait_for(&what, START_LIMIT, || {
