@@ -10,7 +10,7 @@ use crate::Failure;
 /// How long the table commands keep trying while DynamoDB does not answer. They run as
 /// a stack starts (compose's init), when the database, or a freshly started container's
 /// first connection to it, may not answer yet; both steps are idempotent.
-const WAIT_FOR_DATABASE: Duration = Duration::from_secs(60);
+const WAIT_FOR_DATABASE: Duration = Duration::from_secs(90);
 const PAUSE: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(command: &str) -> Result<(), Failure> {
