@@ -99,6 +99,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn now_never_answers_the_same_instant_twice() {
@@ -107,7 +108,6 @@ mod tests {
         let written = many[0].to_string();
         assert_eq!(Timestamp::parse(&written).unwrap(), many[0]);
     }
-    use proptest::prelude::*;
 
     #[test]
     fn writes_a_fixed_width_utc_form() {

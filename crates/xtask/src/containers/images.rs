@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::build::inspect_image;
 use super::podman::{Containers, DynamoDbImage, clean_up, healthcheck};
+use super::stack::output_of;
 use super::summary::Summary;
 use super::{Build, Ctx, RUNTIME_USER, SANDBOX_LABEL, SEED_COUNT, SERVICES, START_LIMIT, TARGETS};
 use crate::free_port;
@@ -305,23 +306,16 @@ impl<'a> Sandbox<'a> {
     /// The admin image creates the table and seeds it (`init` waits while DynamoDB Local
     /// does not answer yet, as it does in compose).
     fn create_table(&self) -> anyhow::Result<()> {
-        let output = self
+        let command = self
             .ctx
             .podman()
             .args(["run", "--rm", "--pull=never", "--network", Self::NETWORK])
             .args(["--label", SANDBOX_LABEL, "--read-only", "--cap-drop", "ALL"])
             .args(dynamodb_env_args())
-            .args([&Build::image("admin"), "init"])
-            .quiet()
-            .ignore_status()
-            .output()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .args([&Build::image("admin"), "init"]);
+        let text = output_of(command, "cuddlekube-admin init")?;
         ensure!(
-            output.status.success() && text.contains(&format!("seeded {SEED_COUNT} demo resident")),
+            text.contains(&format!("seeded {SEED_COUNT} demo resident")),
             "cuddlekube-admin init did not seed {SEED_COUNT} residents: {}",
             text.trim()
         );

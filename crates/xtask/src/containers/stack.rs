@@ -175,17 +175,11 @@ impl<'a> ComposeStack<'a> {
     /// The last `lines` lines a service's container wrote (stdout and stderr).
     pub(super) fn logs(&self, service: &str, lines: u16) -> anyhow::Result<String> {
         let container = self.container(service)?;
-        let output = self
+        let command = self
             .ctx
             .podman()
-            .args(["logs", "--tail", &lines.to_string(), &container])
-            .quiet()
-            .output()?;
-        Ok(format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
+            .args(["logs", "--tail", &lines.to_string(), &container]);
+        output_of(command, &format!("podman logs {service}"))
     }
 
     /// `run --rm --no-deps -T SERVICE ARGS` (a one-off container of a service), optionally
@@ -380,7 +374,7 @@ fn port_is_free(port: u16) -> bool {
 }
 
 /// Runs `command`; its stdout and stderr, or an error quoting them.
-fn output_of(command: Cmd<'_>, what: &str) -> anyhow::Result<String> {
+pub(super) fn output_of(command: Cmd<'_>, what: &str) -> anyhow::Result<String> {
     let output = command
         .quiet()
         .ignore_status()
