@@ -163,8 +163,8 @@ impl Browser {
     /// The text of the first element matching `css`, waited for up to 30 s (a form's
     /// answer on a loaded two-core machine; once seen to take over 10 s while the
     /// other site tests ran beside the walk). A page that is replaced between
-    /// finding the element and reading it (a POST/redirect back to the same path) makes
-    /// the element stale: then it is found again on the new page.
+    /// finding the element and reading it (Back, or a reload) makes the element stale:
+    /// then it is found again on the new page.
     pub async fn text(&self, css: &str) -> String {
         let started = Instant::now();
         loop {
@@ -177,9 +177,7 @@ impl Browser {
                 .unwrap_or_else(|e| panic!("no {css}: {e}"));
             match element.text().await {
                 Ok(text) => return text,
-                Err(e)
-                    if e.is_stale_element_reference()
-                        && started.elapsed() < Duration::from_secs(30) => {}
+                Err(e) if is_stale(&e) && started.elapsed() < Duration::from_secs(30) => {}
                 Err(e) => panic!("text of {css}: {e}"),
             }
         }
@@ -191,18 +189,47 @@ impl Browser {
         input.send_keys(value).await.expect("type");
     }
 
+    /// Clicks the element with this id and waits for the page it leads to.
     pub async fn click(&self, id: &str) {
-        let element = self.client.find(Locator::Id(id)).await.expect(id);
-        element.click().await.expect("click");
+        self.click_css(&format!("#{id}")).await;
     }
 
+    /// Clicks the first element matching `css` and waits for the page it leads to:
+    /// every click here sends a form or follows a link (the site runs no script), and
+    /// a test that reads on at once races the navigation — it may read the old page
+    /// (a notice with the previous answer) or an element of it just going away.
     pub async fn click_css(&self, css: &str) {
         let element = self
             .client
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        // A mark in the page's script globals: a new document starts without it.
+        self.client
+            .execute("window.ckBeforeClick = true;", vec![])
+            .await
+            .expect("mark the page");
         element.click().await.expect("click");
+        let started = Instant::now();
+        loop {
+            let arrived = self
+                .client
+                .execute(
+                    "return window.ckBeforeClick === undefined \
+                       && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            // An error here is the navigation under way (no document to run in yet).
+            if matches!(arrived, Ok(Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "clicking {css} led to no new page in 30 s: {arrived:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn value(&self, id: &str) -> String {
@@ -343,6 +370,16 @@ impl Browser {
             other => panic!("axe-core answered {other}"),
         }
     }
+}
+
+/// Whether WebDriver says the element is gone with its page. Chromium sometimes says so
+/// as an "unknown error" from its inspector instead of "stale element reference" (seen
+/// in CI: "Node with given id does not belong to the document").
+fn is_stale(error: &fantoccini::error::CmdError) -> bool {
+    error.is_stale_element_reference()
+        || error
+            .to_string()
+            .contains("does not belong to the document")
 }
 
 /// chromedriver, and so Chromium, kept to the last CPU when there are several.
