@@ -210,8 +210,7 @@ impl Browser {
             .await
             .expect("mark the page");
         element.click().await.expect("click");
-        let started = Instant::now();
-        loop {
+        until(Duration::from_secs(30), async || {
             let arrived = self
                 .client
                 .execute(
@@ -221,15 +220,14 @@ impl Browser {
                 )
                 .await;
             // An error here is the navigation under way (no document to run in yet).
-            if matches!(arrived, Ok(Value::Bool(true))) {
-                return;
+            match arrived {
+                Ok(Value::Bool(true)) => Ok(()),
+                other => Err(format!(
+                    "clicking {css} led to no new page in 30 s: {other:?}"
+                )),
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "clicking {css} led to no new page in 30 s: {arrived:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
     }
 
     pub async fn value(&self, id: &str) -> String {
@@ -271,18 +269,15 @@ impl Browser {
     }
 
     pub async fn wait_for_path(&self, prefix: &str) -> String {
-        let started = Instant::now();
-        loop {
+        until(Duration::from_secs(15), async || {
             let url = self.client.current_url().await.expect("current URL");
             if url.path().starts_with(prefix) {
-                return url.to_string();
+                Ok(url.to_string())
+            } else {
+                Err(format!("never reached {prefix}; at {url}"))
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "never reached {prefix}; at {url}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// The page's HTML as the browser has it now.
@@ -369,6 +364,19 @@ impl Browser {
             Value::Array(violations) => violations,
             other => panic!("axe-core answered {other}"),
         }
+    }
+}
+
+/// What `probe` answers, asked every 50 ms for at most `limit`; past that, a panic with
+/// what it last said was missing.
+async fn until<T>(limit: Duration, mut probe: impl AsyncFnMut() -> Result<T, String>) -> T {
+    let started = Instant::now();
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(missing) => assert!(started.elapsed() < limit, "{missing}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
