@@ -2,13 +2,23 @@
 //! against DynamoDB Local. This library holds what they share: [`Service`] (a binary
 //! as a process, its log lines read as they come), [`admin`] (the operator's tool),
 //! [`stack::Stack`] (the three services together), the OTLP receiver ([`otlp`]), the
-//! X-Ray translation of what it received ([`xray`]) and the CloudFormation reader
-//! ([`cfn`]).
+//! X-Ray translation of what it received ([`xray`]), the CloudFormation reader
+//! ([`cfn`]) and what the alarms and dashboard read ([`metric_reads`]); and for the
+//! collector test, a real OpenTelemetry Collector ([`otelcol`]) before stand-ins for what
+//! it talks to on AWS: X-Ray's OTLP endpoint ([`xray_standin`], checking SigV4 with
+//! [`sigv4`]), CloudWatch Logs ([`moto`]) and the ECS task metadata ([`ecs_metadata`]).
 
 pub mod cfn;
+pub mod ecs_metadata;
+pub mod jaeger;
+pub mod metric_reads;
+pub mod moto;
+pub mod otelcol;
 pub mod otlp;
+pub mod sigv4;
 pub mod stack;
 pub mod xray;
+pub mod xray_standin;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -34,6 +44,22 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A name no other run uses, for temporary folders.
+pub fn unique_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// A new empty folder under the system's temporary directory; the caller removes it.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cuddlekube-{prefix}-{}", unique_name()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
 }
 
 /// Runs `cuddlekube-admin` with `args` and the environment `env` added; its output.

@@ -181,7 +181,14 @@ fn attributes(list: &[KeyValue]) -> BTreeMap<String, String> {
 
 async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Vec<u8> {
     let request = ExportTraceServiceRequest::decode(body).expect("an OTLP trace export");
-    let mut received = received.lock().expect("lock");
+    let spans = flatten_spans(request);
+    received.lock().expect("lock").spans.extend(spans);
+    Vec::new()
+}
+
+/// Every span of one OTLP trace export, with its service, scope and resource.
+pub fn flatten_spans(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
+    let mut out = Vec::new();
     for resource_spans in request.resource_spans {
         let resource = resource_spans
             .resource
@@ -196,7 +203,7 @@ async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Ve
         for scope_spans in resource_spans.scope_spans {
             let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
             for span in scope_spans.spans {
-                received.spans.push(ReceivedSpan {
+                out.push(ReceivedSpan {
                     service: service.clone(),
                     name: span.name.clone(),
                     kind: span.kind,
@@ -225,7 +232,7 @@ async fn traces(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Ve
             }
         }
     }
-    Vec::new()
+    out
 }
 
 async fn metrics(State(received): State<Arc<Mutex<Received>>>, body: Bytes) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The whole stack as processes: the website in front of register and server-listing,
 //! both reaching the run's DynamoDB Local through `cuddlekube-admin tls-proxy` (TLS with
 //! a CA made for the test, trusted through `AWS_CA_BUNDLE`, as in the local stacks), all
-//! exporting to one OTLP receiver.
+//! exporting to one OTLP receiver (or wherever the caller points them).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -29,7 +29,14 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The stack exporting to `receiver`.
     pub async fn start(receiver: &OtlpReceiver) -> Self {
+        Self::start_exporting(&receiver.env()).await
+    }
+
+    /// The stack with `telemetry` (`OTEL_*` variables: where to export, how often) added
+    /// to every service's environment, e.g. pointing them at a collector.
+    pub async fn start_exporting(telemetry: &[(&'static str, String)]) -> Self {
         let store = test_support::fresh_store().await;
         let tls = TlsProxy::start();
         let table = store.table().to_string();
@@ -38,14 +45,14 @@ impl Stack {
             ("AWS_ENDPOINT_URL_DYNAMODB", tls.endpoint.clone()),
             (store::CA_BUNDLE_VAR, tls.ca_bundle().display().to_string()),
         ];
-        api_env.extend(receiver.env());
+        api_env.extend(telemetry.iter().cloned());
         let listing = Service::start("server-listing", &api_env).await;
         let register = Service::start("register", &api_env).await;
         let mut website_env = vec![
             ("SERVER_LISTING_URL", listing.url("")),
             ("REGISTER_URL", register.url("")),
         ];
-        website_env.extend(receiver.env());
+        website_env.extend(telemetry.iter().cloned());
         let website = Service::start("website", &website_env).await;
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
@@ -147,7 +154,7 @@ impl TlsProxy {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
-        let certs = std::env::temp_dir().join(format!("cuddlekube-tls-{}", ulid_like()));
+        let certs = std::env::temp_dir().join(format!("cuddlekube-tls-{}", crate::unique_name()));
         let mut child = Command::new(binary("cuddlekube-admin"))
             .args([
                 "tls-proxy",
@@ -192,13 +199,4 @@ impl Drop for TlsProxy {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.certs);
     }
-}
-
-/// A name no other run uses, for temporary folders.
-fn ulid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{}-{nanos}", std::process::id())
 }

@@ -10,6 +10,7 @@ use regex::Regex;
 use stack_tests::cfn::{
     Container, Template, Value, items, read_infra_file, ref_to, scalar_text, sub_text, text,
 };
+use stack_tests::metric_reads::{alarm_reads, dashboard_reads};
 
 const CONFIG_FILE: &str = "collector/aws.yaml";
 const APPS: [&str; 3] = ["website", "register", "server-listing"];
@@ -33,7 +34,7 @@ const SERVICE_DIMENSIONS: [&str; 2] = ["deployment.environment.name", "service.n
 fn exporter_actions(exporter: &str, config: &Value) -> BTreeSet<&'static str> {
     match exporter.split('/').next().unwrap_or_default() {
         "awsemf" => BTreeSet::from(["logs:CreateLogStream", "logs:PutLogEvents"]),
-        "otlphttp" => {
+        "otlp_http" => {
             let authenticator = text(config.get("auth").and_then(|a| a.get("authenticator")));
             assert!(
                 authenticator.starts_with("sigv4auth"),
@@ -135,7 +136,7 @@ fn traces_go_to_the_xray_otlp_endpoint_of_the_stacks_region() {
         .get("exporters")
         .and_then(|e| e.get(exporters[0]))
         .expect("the traces exporter is configured");
-    assert!(exporters[0].starts_with("otlphttp"), "{exporters:?}");
+    assert!(exporters[0].starts_with("otlp_http"), "{exporters:?}");
     assert_eq!(
         text(exporter.get("traces_endpoint")),
         "https://xray.${env:AWS_REGION}.amazonaws.com/v1/traces",
@@ -495,97 +496,34 @@ fn the_sidecar_health_check_probes_the_configured_endpoint() {
 fn alarms_and_the_dashboard_read_metrics_in_the_shape_the_collector_sends() {
     let config = collector_config();
     let declared = metric_declarations(&config);
-    let mut checked = 0;
-    for file in ["services.yaml", "monitoring.yaml"] {
-        let template = Template::load(file);
-        for alarm in template.of_type("AWS::CloudWatch::Alarm") {
-            for metric in alarm_metrics(alarm.body) {
-                if text(metric.get("Namespace")) != "CuddleKube" {
-                    continue;
-                }
-                let name = text(metric.get("MetricName"));
-                let dimensions: BTreeSet<&str> = items(metric.get("Dimensions"))
-                    .into_iter()
-                    .map(|d| text(d.get("Name")))
-                    .collect();
-                assert!(
-                    declared
-                        .get(name)
-                        .is_some_and(|sets| sets.contains(&dimensions)),
-                    "{alarm}: reads {name} by {dimensions:?}, a dimension set the collector does not send ({:?})",
-                    declared.get(name)
-                );
-                checked += 1;
-            }
-        }
+    let alarms = alarm_reads();
+    let dashboard = dashboard_reads();
+    for read in alarms.iter().chain(&dashboard) {
+        let dimensions: BTreeSet<&str> = read.dimensions.iter().map(String::as_str).collect();
+        assert!(
+            declared
+                .get(read.metric.as_str())
+                .is_some_and(|sets| sets.contains(&dimensions)),
+            "{}: reads {} by {dimensions:?}, a dimension set the collector does not send ({:?})",
+            read.reader,
+            read.metric,
+            declared.get(read.metric.as_str())
+        );
     }
     assert!(
-        checked >= 20,
-        "only {checked} alarm metrics read CuddleKube; are the SLO alarms still there?"
+        alarms.len() >= 20,
+        "only {} alarm metrics read CuddleKube; are the SLO alarms still there?",
+        alarms.len()
     );
-
-    let body = dashboard_body();
-    let mut by_service = 0;
-    let mut p99 = 0;
-    for widget in body["widgets"].as_array().expect("widgets") {
-        let properties = &widget["properties"];
-        for metric in properties["metrics"].as_array().into_iter().flatten() {
-            let row = metric.as_array().expect("a metric row");
-            if let Some(expression) = row
-                .first()
-                .and_then(|m| m.get("expression"))
-                .and_then(|e| e.as_str())
-                && expression.contains("{CuddleKube,")
-            {
-                let schema = &expression[expression.find("{CuddleKube,").expect("a schema")..];
-                let schema = &schema[1..schema.find('}').expect("a closed schema")];
-                let names: BTreeSet<&str> = schema
-                    .split(',')
-                    .skip(1)
-                    .map(|n| n.trim_matches(|c| c == '"' || c == '\\'))
-                    .collect();
-                let metric = expression
-                    .split("MetricName=")
-                    .nth(1)
-                    .and_then(|rest| {
-                        rest.trim_start_matches(['\\', '"'])
-                            .split(['\\', '"'])
-                            .next()
-                    })
-                    .expect("a MetricName in the search");
-                assert!(
-                    declared
-                        .get(metric)
-                        .is_some_and(|sets| sets.contains(&names)),
-                    "dashboard: SEARCH over {metric} by {names:?}, which the collector does not send"
-                );
-                by_service += 1;
-            }
-            if row.first().and_then(|v| v.as_str()) == Some("CuddleKube") {
-                let metric = row[1].as_str().expect("a metric name");
-                let names: BTreeSet<&str> = row[2..]
-                    .chunks(2)
-                    .filter_map(|pair| pair.first().and_then(|n| n.as_str()))
-                    .collect();
-                assert!(
-                    declared
-                        .get(metric)
-                        .is_some_and(|sets| sets.contains(&names)),
-                    "dashboard: {metric} by {names:?}, which the collector does not send"
-                );
-                by_service += 1;
-                if metric == "http.server.request.duration"
-                    && properties["stat"].as_str() == Some("p99")
-                {
-                    p99 += 1;
-                }
-            }
-        }
-    }
     assert!(
-        by_service >= 6,
-        "dashboard: only {by_service} by-service graphs read CuddleKube"
+        dashboard.len() >= 6,
+        "dashboard: only {} by-service graphs read CuddleKube",
+        dashboard.len()
     );
+    let p99 = dashboard
+        .iter()
+        .filter(|r| r.metric == "http.server.request.duration" && r.stat.as_deref() == Some("p99"))
+        .count();
     assert_eq!(
         p99, 1,
         "dashboard: one p99-by-service graph of http.server.request.duration"
@@ -668,36 +606,4 @@ fn app_container<'a>(services: &'a Template, app: &str) -> Container<'a> {
     let found = services.containers_named(app);
     assert_eq!(found.len(), 1, "services.yaml: one {app} container");
     found[0]
-}
-
-/// The `Metric` blocks an alarm reads: its own, or its metric math's `MetricStat`s.
-fn alarm_metrics(alarm: &Value) -> Vec<&Value> {
-    let properties = alarm.get("Properties").expect("properties");
-    if properties.get("MetricName").is_some() {
-        return vec![properties];
-    }
-    items(properties.get("Metrics"))
-        .into_iter()
-        .filter_map(|m| m.get("MetricStat").and_then(|s| s.get("Metric")))
-        .collect()
-}
-
-/// monitoring.yaml's dashboard as JSON, every `${...}` of its Fn::Sub standing in as `1`
-/// (valid both inside strings and as the numbers it fills in).
-fn dashboard_body() -> serde_json::Value {
-    let monitoring = Template::load("monitoring.yaml");
-    let dashboard = monitoring.expect_resource("Dashboard");
-    let sub = dashboard
-        .prop("DashboardBody")
-        .and_then(|b| b.get("Fn::Sub"))
-        .expect("DashboardBody: Fn::Sub");
-    let template = match sub {
-        Value::Sequence(parts) => parts[0].as_str(),
-        other => other.as_str(),
-    }
-    .expect("the body as text");
-    let json = Regex::new(r"\$\{[^}]+\}")
-        .expect("a valid pattern")
-        .replace_all(template, "1");
-    serde_json::from_str(&json).unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}"))
 }

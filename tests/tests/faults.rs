@@ -1,12 +1,15 @@
 //! The live-debugging story, tested: each fault scenario switched on with
 //! `cuddlekube-admin faults on`, the site visited like a visitor would, and the culprit
-//! found from what was exported alone — the trace ID the 503 page quotes, the failing
-//! span on the right service with its cause in an `exception` event, and the JSON log
-//! line of that trace carrying the whole cause chain. Then `faults off`, and the next
-//! request works and nothing was done twice.
+//! found from what was exported alone — the trace ID the 503 page quotes, read back
+//! through Jaeger's query API after the real collector (the repo's local config) sent it
+//! there, as a person's `cargo xtask trace` does: the failing span on the right service
+//! with its cause in an `exception` event, and the JSON log line of that trace carrying
+//! the whole cause chain. Then `faults off`, and the next request works and nothing was
+//! done twice.
 
 use serde_json::Value;
-use stack_tests::otlp::{OtlpReceiver, ReceivedSpan};
+use stack_tests::jaeger::TracePath;
+use stack_tests::otlp::ReceivedSpan;
 use stack_tests::stack::{Stack, fault_switched, quoted_trace_id};
 use store::ResidentReader;
 
@@ -56,20 +59,14 @@ fn quoted_trace(status: u16, html: &str) -> (String, String) {
 }
 
 async fn spans_of(
-    receiver: &OtlpReceiver,
+    traces: &TracePath,
     trace: &str,
     what: &str,
     done: impl Fn(&[&ReceivedSpan]) -> bool,
 ) -> Vec<ReceivedSpan> {
-    receiver
-        .wait_for_spans(what, |spans| {
-            let trace: Vec<_> = spans.iter().filter(|s| s.trace_id == trace).collect();
-            done(&trace)
-        })
+    traces
+        .wait_for_trace(trace, what, |spans| done(&spans.iter().collect::<Vec<_>>()))
         .await
-        .into_iter()
-        .filter(|s| s.trace_id == trace)
-        .collect()
 }
 
 /// The log line of `service` in trace `xray` that carries an `error`.
@@ -94,8 +91,8 @@ async fn residents_named(stack: &Stack, name: &str) -> usize {
 
 #[tokio::test]
 async fn missing_ca_certificates_is_found_in_registers_dynamodb_span() {
-    let receiver = OtlpReceiver::start().await;
-    let stack = Stack::start(&receiver).await;
+    let traces = TracePath::start().await;
+    let stack = Stack::start_exporting(&traces.env()).await;
     let token = form_token(&stack).await;
     switch(&stack, &stack.register, &["on", "missing-ca-certificates"]).await;
 
@@ -104,7 +101,7 @@ async fn missing_ca_certificates_is_found_in_registers_dynamodb_span() {
         .await;
 
     let (xray, trace) = quoted_trace(status, &html);
-    let spans = spans_of(&receiver, &trace, "register's failed PutItem", |spans| {
+    let spans = spans_of(&traces, &trace, "register's failed PutItem", |spans| {
         spans
             .iter()
             .any(|s| s.service == "register" && s.name == "DynamoDB.PutItem")
@@ -153,8 +150,8 @@ async fn missing_ca_certificates_is_found_in_registers_dynamodb_span() {
 
 #[tokio::test]
 async fn dynamodb_throttling_is_found_in_registers_dynamodb_span_with_every_attempt() {
-    let receiver = OtlpReceiver::start().await;
-    let stack = Stack::start(&receiver).await;
+    let traces = TracePath::start().await;
+    let stack = Stack::start_exporting(&traces.env()).await;
     let token = form_token(&stack).await;
     switch(
         &stack,
@@ -175,7 +172,7 @@ async fn dynamodb_throttling_is_found_in_registers_dynamodb_span_with_every_atte
         .await;
 
     let (xray, trace) = quoted_trace(status, &html);
-    let spans = spans_of(&receiver, &trace, "register's throttled PutItem", |spans| {
+    let spans = spans_of(&traces, &trace, "register's throttled PutItem", |spans| {
         spans
             .iter()
             .any(|s| s.service == "register" && s.name == "DynamoDB.PutItem")
@@ -222,8 +219,8 @@ async fn dynamodb_throttling_is_found_in_registers_dynamodb_span_with_every_atte
 
 #[tokio::test]
 async fn slow_listing_is_found_in_server_listings_span() {
-    let receiver = OtlpReceiver::start().await;
-    let stack = Stack::start(&receiver).await;
+    let traces = TracePath::start().await;
+    let stack = Stack::start_exporting(&traces.env()).await;
     stack.admin(&["seed"]);
     // Slower than the website waits for an API (3 s): the visitor gets the 503 page.
     switch(
@@ -236,10 +233,15 @@ async fn slow_listing_is_found_in_server_listings_span() {
     let (status, _, html) = stack.visit("/residents").await;
 
     let (xray, trace) = quoted_trace(status, &html);
-    let spans = spans_of(&receiver, &trace, "server-listing's slow answer", |spans| {
+    // The website's call ended (timed out) before server-listing's answer did: wait for
+    // both spans, whichever is exported last.
+    let spans = spans_of(&traces, &trace, "server-listing's slow answer", |spans| {
         spans
             .iter()
             .any(|s| s.service == "server-listing" && s.kind == SERVER)
+            && spans
+                .iter()
+                .any(|s| s.service == "website" && s.kind == CLIENT)
     })
     .await;
     let slow = spans
@@ -278,8 +280,8 @@ async fn slow_listing_is_found_in_server_listings_span() {
 
 #[tokio::test]
 async fn listing_errors_are_found_in_server_listings_span() {
-    let receiver = OtlpReceiver::start().await;
-    let stack = Stack::start(&receiver).await;
+    let traces = TracePath::start().await;
+    let stack = Stack::start_exporting(&traces.env()).await;
     stack.admin(&["seed"]);
     switch(
         &stack,
@@ -291,7 +293,7 @@ async fn listing_errors_are_found_in_server_listings_span() {
     let (status, _, html) = stack.visit("/residents").await;
 
     let (xray, trace) = quoted_trace(status, &html);
-    let spans = spans_of(&receiver, &trace, "server-listing's 500", |spans| {
+    let spans = spans_of(&traces, &trace, "server-listing's 500", |spans| {
         spans
             .iter()
             .any(|s| s.service == "server-listing" && s.kind == SERVER)
@@ -321,8 +323,7 @@ async fn listing_errors_are_found_in_server_listings_span() {
 
 #[tokio::test]
 async fn no_public_route_changes_a_fault_and_bad_commands_change_nothing() {
-    let receiver = OtlpReceiver::start().await;
-    let stack = Stack::start(&receiver).await;
+    let stack = Stack::start_exporting(&[]).await;
     for service in [&stack.website, &stack.register, &stack.listing] {
         for method in [
             reqwest::Method::GET,

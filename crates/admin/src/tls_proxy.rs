@@ -75,7 +75,9 @@ pub(crate) async fn run(args: &[String]) -> Result<(), Failure> {
         };
         let (acceptor, upstream) = (acceptor.clone(), options.upstream.clone());
         tokio::spawn(async move {
-            if let Err(err) = forward(stream, &acceptor, &upstream).await {
+            if let Err(err) = forward(stream, &acceptor, &upstream).await
+                && worth_reporting(&err)
+            {
                 // A client that refused the certificate says so here ("received fatal alert:
                 // UnknownCA"): the server side of `missing-ca-certificates`.
                 eprintln!("tls-proxy: connection from {peer}: {err}");
@@ -89,6 +91,15 @@ async fn forward(stream: TcpStream, acceptor: &TlsAcceptor, upstream: &str) -> s
     let mut plain = TcpStream::connect(upstream).await?;
     tokio::io::copy_bidirectional(&mut tls, &mut plain).await?;
     Ok(())
+}
+
+/// Whether a connection's failure is worth a line. A peer that leaves without a TLS
+/// `close_notify` — a readiness probe that connects and closes (EOF before or inside the
+/// handshake), or a client dropping a pooled connection — ends with `UnexpectedEof`:
+/// routine, so left out (the proxy has no debug output to put it in). A refused
+/// certificate, bytes that are not TLS, or an upstream that does not answer are not.
+fn worth_reporting(err: &std::io::Error) -> bool {
+    err.kind() != std::io::ErrorKind::UnexpectedEof
 }
 
 async fn stop() {
@@ -163,4 +174,114 @@ fn server_config(dir: &Path) -> Result<rustls::ServerConfig, Error> {
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rustls::RootCertStore;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::TlsConnector;
+
+    use super::*;
+
+    /// A proxy's acceptor with fresh certificates, and its CA.
+    fn acceptor() -> (TlsAcceptor, CertificateDer<'static>) {
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "cuddlekube-tls-proxy-test-{}-{}",
+            std::process::id(),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        ensure_certificates(&dir, &[]).unwrap();
+        let config = server_config(&dir).unwrap();
+        let ca = CertificateDer::from_pem_file(dir.join(CA_FILE)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        (TlsAcceptor::from(Arc::new(config)), ca)
+    }
+
+    fn connector(roots: RootCertStore) -> TlsConnector {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+
+    /// What `forward` ends with when `client` talks to the proxy (upstream: a listener
+    /// that takes the connection and keeps it open).
+    async fn forwarded<F, Fut>(acceptor: TlsAcceptor, client: F) -> std::io::Result<()>
+    where
+        F: FnOnce(TcpStream) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_address = upstream.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = upstream.accept().await {
+                held.push(stream);
+            }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let proxy = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            forward(stream, &acceptor, &upstream_address).await
+        });
+        client(TcpStream::connect(address).await.unwrap()).await;
+        proxy.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_plain_tcp_probe_is_not_reported() {
+        let (acceptor, _) = acceptor();
+        let err = forwarded(acceptor, |stream| async move { drop(stream) })
+            .await
+            .unwrap_err();
+        assert!(!worth_reporting(&err), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_client_leaving_without_close_notify_is_not_reported() {
+        let (acceptor, ca) = acceptor();
+        let mut roots = RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let tls = connector(roots);
+        let err = forwarded(acceptor, |stream| async move {
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let mut stream = tls.connect(name, stream).await.unwrap();
+            stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            stream.flush().await.unwrap();
+            // The TCP connection closed under TLS: no close_notify. Read to the end, so
+            // no unread session ticket turns the close into a reset.
+            let (mut tcp, _) = stream.into_inner();
+            tcp.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            let _ = tcp.read_to_end(&mut rest).await;
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("close_notify"), "{err}");
+        assert!(!worth_reporting(&err), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_client_refusing_the_certificate_is_reported() {
+        let (acceptor, _) = acceptor();
+        let tls = connector(RootCertStore::empty());
+        let err = forwarded(acceptor, |stream| async move {
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let refused = tls.connect(name, stream).await.unwrap_err();
+            assert!(refused.to_string().contains("UnknownIssuer"), "{refused}");
+        })
+        .await
+        .unwrap_err();
+        assert!(worth_reporting(&err), "{err}");
+        assert!(err.to_string().contains("UnknownCA"), "{err}");
+    }
 }

@@ -98,7 +98,7 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     // cause, when the answer says what it was), sampled by trace ID otherwise.
     let failure = response.extensions_mut().remove::<Failure>();
     span.in_scope(|| {
-        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        let elapsed_ms = rounded_ms(elapsed);
         let status = status.as_u16();
         match failure {
             Some(Failure { level, cause }) => {
@@ -128,6 +128,12 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// `elapsed` in milliseconds to 0.01 ms (`0.29`, not `0.29284899999999997`): finer is
+/// noise, and a log line is read by people and queries alike.
+fn rounded_ms(elapsed: std::time::Duration) -> f64 {
+    (elapsed.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 /// The X-Ray trace ID of the current request, for pages that show it (a 503 page says
@@ -216,5 +222,25 @@ impl reqwest_middleware::Middleware for ClientSpans {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::rounded_ms;
+
+    #[test]
+    fn elapsed_milliseconds_are_rounded_to_a_hundredth() {
+        assert_eq!(rounded_ms(Duration::from_nanos(292_848)), 0.29);
+        assert_eq!(rounded_ms(Duration::from_nanos(292_851)), 0.29);
+        assert_eq!(rounded_ms(Duration::from_nanos(296_000)), 0.3);
+        assert_eq!(rounded_ms(Duration::from_micros(1_234_567)), 1234.57);
+        assert_eq!(rounded_ms(Duration::ZERO), 0.0);
+        assert_eq!(
+            rounded_ms(Duration::from_micros(1_234_567)).to_string(),
+            "1234.57"
+        );
     }
 }

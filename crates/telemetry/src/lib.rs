@@ -7,8 +7,9 @@
 //!   `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, none otherwise;
 //!   the standard `OTEL_*` variables (sampler, resource, headers) are honoured;
 //! - metrics: [`metrics`], exported the same way;
-//! - logs: JSON lines with the X-Ray trace ID (or `LOG_FORMAT=pretty`), filtered by
-//!   `RUST_LOG`.
+//! - logs: JSON lines with the X-Ray trace ID (or `LOG_FORMAT=pretty`: one short line
+//!   per event, the trace ID too), filtered by `RUST_LOG` (default:
+//!   [`DEFAULT_LOG_FILTER`]).
 //!
 //! Services use [`http::trace_requests`] on their routes and [`http::client`] for calls
 //! out; the store traces its DynamoDB calls itself.
@@ -28,7 +29,7 @@ use opentelemetry_sdk::metrics::{
     Aggregation, Instrument, InstrumentKind, SdkMeterProvider, Stream,
 };
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -38,7 +39,8 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 pub enum LogFormat {
     /// One JSON object per line: what CloudWatch Logs and log tooling read.
     Json,
-    /// Coloured multi-line output for a person at a terminal.
+    /// One short line per event for a person at a terminal: time, level, service,
+    /// target, message, fields and the X-Ray trace ID, the level coloured.
     Pretty,
 }
 
@@ -91,6 +93,11 @@ fn exponential_histograms(instrument: &Instrument) -> Option<Stream> {
     })?
 }
 
+/// The log filter when `RUST_LOG` is unset: `info`, but a library's start-up chatter
+/// (memory-serve says "serving …" for every embedded file of the website) only when it
+/// warns. `RUST_LOG` replaces all of it (`RUST_LOG=info` brings those lines back).
+pub const DEFAULT_LOG_FILTER: &str = "info,memory_serve=warn";
+
 fn env_set(name: &str) -> bool {
     std::env::var(name).is_ok_and(|value| !value.trim().is_empty())
 }
@@ -102,7 +109,7 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
     let log_filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(&directives)
             .map_err(|err| format!("RUST_LOG={directives:?} is not a valid filter: {err}"))?,
-        _ => EnvFilter::new("info"),
+        _ => EnvFilter::new(DEFAULT_LOG_FILTER),
     };
     access_log::configure()?;
     metrics::set_scope(service);
@@ -151,6 +158,14 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
         .with_target("aws_config", tracing::Level::WARN)
         .with_target("hyper", tracing::Level::WARN)
         .with_target("h2", tracing::Level::WARN);
+    // A line written inside a request carries the request's trace ID, which the log layer
+    // reads from the request's span: so the log layer sees every span the traces see,
+    // whatever RUST_LOG says (`RUST_LOG=warn` keeps the trace ID on the WARN lines), and
+    // RUST_LOG chooses only which events it writes.
+    let traced_spans = trace_filter.clone();
+    let log_filter = log_filter.or(filter_fn(move |meta| {
+        meta.is_span() && traced_spans.would_enable(meta.target(), meta.level())
+    }));
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(tracer_provider.tracer(service))
         .with_filter(trace_filter);
@@ -162,7 +177,9 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
             .with_filter(log_filter)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .pretty()
+            .event_format(logs::PrettyLines {
+                service: service_name,
+            })
             .with_filter(log_filter)
             .boxed(),
     };

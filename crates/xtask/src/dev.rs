@@ -1,13 +1,16 @@
 //! `cargo xtask dev`: the whole stack natively, without Docker. DynamoDB Local behind
 //! `cuddlekube-admin tls-proxy` (TLS with a CA made at start-up, which the services trust
 //! through `AWS_CA_BUNDLE`, so `missing-ca-certificates` fails a real handshake), the
-//! table created and seeded by `cuddlekube-admin init`, and the three services, each on a
-//! fixed local port; Ctrl-C (or SIGTERM) stops every process it started.
+//! table created and seeded by `cuddlekube-admin init`, the three services, each on a
+//! fixed local port, and — where Go can build them (`backends.rs`) — the collector and
+//! Jaeger they export to; Ctrl-C (or SIGTERM) stops every process it started. Each
+//! service's output is shown and kept in `target/dev/logs/`, where `cargo xtask trace`
+//! finds a reference's log lines.
 //!
 //! `cargo xtask admin ARGS` runs `cuddlekube-admin ARGS` against the running stack (it
 //! reads the environment `dev` leaves in `target/dev/env`).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -21,10 +24,17 @@ use nix::unistd::Pid;
 use crate::dynamodb;
 use crate::project_root;
 use crate::test::LOCAL_AWS_ENV;
+use crate::{backends, trace};
 
 const WEBSITE_PORT: u16 = 8080;
 const SERVER_LISTING_PORT: u16 = 8081;
 const REGISTER_PORT: u16 = 8082;
+/// The collector's OTLP/HTTP port and Jaeger's query port, the usual ones.
+const COLLECTOR_PORT: u16 = 4318;
+const JAEGER_PORT: u16 = 16686;
+/// How soon a service exports a finished span: the trace a 503 page quotes is in Jaeger
+/// by the time a person has copied the reference (the SDK's default is 5 s).
+const SPAN_EXPORT_DELAY_MS: &str = "500";
 /// The lines that open and close the list of URLs.
 pub const RUNNING: &str = "Cuddle Kube is running:";
 pub const PRESS_CTRL_C: &str = "Press Ctrl-C to stop everything.";
@@ -59,8 +69,19 @@ impl Drop for Processes {
     }
 }
 
+/// Where the services' output is kept while `dev` runs (and after, until the next run).
+pub fn logs_dir() -> PathBuf {
+    dev_dir().join("logs")
+}
+
 pub fn run() -> anyhow::Result<()> {
-    for port in [WEBSITE_PORT, SERVER_LISTING_PORT, REGISTER_PORT] {
+    for port in [
+        WEBSITE_PORT,
+        SERVER_LISTING_PORT,
+        REGISTER_PORT,
+        COLLECTOR_PORT,
+        JAEGER_PORT,
+    ] {
         TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("port {port} is in use; stop what holds it and retry"))?;
     }
@@ -69,6 +90,7 @@ pub fn run() -> anyhow::Result<()> {
     xshell::cmd!(sh, "{cargo} build --workspace --bins")
         .run()
         .context("the binaries do not build")?;
+    let backends = backends::for_dev()?;
     let (stop_tx, stop_rx) = mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
@@ -77,6 +99,23 @@ pub fn run() -> anyhow::Result<()> {
     let dynamodb = dynamodb::start()?;
     let bin = |name: &str| project_root().join("target/debug").join(name);
     let mut processes = Processes(Vec::new());
+    let _ = std::fs::remove_dir_all(logs_dir());
+    std::fs::create_dir_all(logs_dir())?;
+    let mut traces = match &backends {
+        Some(binaries) => Some(
+            telemetry_backends::LocalTraces::start(
+                binaries,
+                &project_root(),
+                telemetry_backends::Ports {
+                    otlp_http: COLLECTOR_PORT,
+                    query: JAEGER_PORT,
+                },
+                &logs_dir(),
+            )
+            .context("start the collector and Jaeger")?,
+        ),
+        None => None,
+    };
 
     // A new CA every start: nothing from an earlier run is trusted.
     let certs = dev_dir().join("certs");
@@ -113,6 +152,11 @@ pub fn run() -> anyhow::Result<()> {
             ("AWS_CA_BUNDLE", certs.join("ca.pem").display().to_string()),
             ("RESIDENTS_TABLE", "cuddlekube".to_owned()),
         ])
+        .chain(
+            traces
+                .iter()
+                .map(|traces| (trace::JAEGER_VAR, traces.query_url())),
+        )
         .collect();
     write_admin_env(&aws)?;
 
@@ -141,8 +185,18 @@ pub fn run() -> anyhow::Result<()> {
                 format!("http://127.0.0.1:{SERVER_LISTING_PORT}"),
             )
             .env("REGISTER_URL", format!("http://127.0.0.1:{REGISTER_PORT}"))
-            .envs(aws.iter().map(|(k, v)| (*k, v)));
-        let child = command.spawn().with_context(|| format!("start {name}"))?;
+            .envs(aws.iter().map(|(k, v)| (*k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(traces) = &traces {
+            command
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", traces.otlp_endpoint())
+                .env("OTEL_BSP_SCHEDULE_DELAY", SPAN_EXPORT_DELAY_MS)
+                // The 503 page tells where its reference leads (the website's setting).
+                .env("TRACE_LOOKUP", "cargo xtask trace {trace_id}");
+        }
+        let mut child = command.spawn().with_context(|| format!("start {name}"))?;
+        show_and_keep(name, &mut child)?;
         processes.0.push((name, child));
     }
     for (name, port) in services {
@@ -160,6 +214,19 @@ pub fn run() -> anyhow::Result<()> {
         "  DynamoDB Local   {} (table cuddlekube), through TLS at {endpoint}",
         dynamodb.endpoint()
     );
+    match &traces {
+        Some(traces) => {
+            println!(
+                "  traces           cargo xtask trace REFERENCE   (a 503 page's reference, or any X-Amzn-Trace-Id)"
+            );
+            println!(
+                "  Jaeger           {}/api/v3/services   (its query API; the Go module has no web UI)",
+                traces.query_url()
+            );
+        }
+        None => println!("  traces           none: install Go 1.26+ and run dev again"),
+    }
+    println!("  service logs     target/dev/logs/   (also shown here)");
     println!(
         "  faults           cargo xtask admin faults on missing-ca-certificates   (then: faults off --all)"
     );
@@ -175,9 +242,16 @@ pub fn run() -> anyhow::Result<()> {
                 bail!("{name} exited unexpectedly ({status})");
             }
         }
+        if let Some((name, status)) = traces.as_mut().and_then(|t| t.exited()) {
+            bail!(
+                "{name} exited unexpectedly ({status}); its output: {}",
+                telemetry_backends::log_file(&logs_dir(), name).display()
+            );
+        }
     }
     println!("stopping...");
     drop(processes);
+    drop(traces);
     drop(dynamodb);
     let _ = std::fs::remove_file(dev_dir().join("env"));
     println!("stopped.");
@@ -192,10 +266,23 @@ fn write_admin_env(env: &[(&str, String)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The running stack's environment (`target/dev/env`).
+fn running() -> anyhow::Result<String> {
+    std::fs::read_to_string(dev_dir().join("env"))
+        .context("no dev stack is running: start `cargo xtask dev` first")
+}
+
+/// One variable of the running stack's environment, if it has it.
+pub fn running_env(name: &str) -> anyhow::Result<Option<String>> {
+    Ok(running()?.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    }))
+}
+
 /// `cargo xtask admin ARGS`: `cuddlekube-admin ARGS` on the stack `cargo xtask dev` runs.
 pub fn admin(args: Vec<String>) -> anyhow::Result<()> {
-    let env = std::fs::read_to_string(dev_dir().join("env"))
-        .context("no dev stack is running: start `cargo xtask dev` first")?;
+    let env = running()?;
     let sh = xshell::Shell::new()?;
     for line in env.lines() {
         if let Some((name, value)) = line.split_once('=') {
@@ -206,6 +293,26 @@ pub fn admin(args: Vec<String>) -> anyhow::Result<()> {
     xshell::cmd!(sh, "{admin} {args...}")
         .run()
         .context("cuddlekube-admin failed")?;
+    Ok(())
+}
+
+/// Shows each line `child` writes (stdout and stderr) and keeps it in
+/// `target/dev/logs/NAME.log`, for `cargo xtask trace` to find a reference's lines in.
+fn show_and_keep(name: &str, child: &mut Child) -> anyhow::Result<()> {
+    let log = std::fs::File::create(logs_dir().join(format!("{name}.log")))?;
+    let streams: [Box<dyn std::io::Read + Send>; 2] = [
+        Box::new(child.stdout.take().context("piped stdout")?),
+        Box::new(child.stderr.take().context("piped stderr")?),
+    ];
+    for stream in streams {
+        let mut log = log.try_clone()?;
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                println!("{line}");
+                let _ = writeln!(log, "{line}");
+            }
+        });
+    }
     Ok(())
 }
 

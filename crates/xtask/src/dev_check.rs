@@ -17,7 +17,7 @@ use procfs::process::{Process, all_processes};
 use xshell::{Shell, cmd};
 
 use crate::dev::{PRESS_CTRL_C, RUNNING};
-use crate::http::{html_text, http_get};
+use crate::http::{html_text, http_get, http_request};
 use crate::project_root;
 
 /// `cuddlekube-admin init` seeds this many residents (store::seed).
@@ -91,10 +91,13 @@ pub fn run() -> anyhow::Result<()> {
         ("register", port_of("register")?),
     ])?;
 
+    check_demo(port_of("website")?)?;
+
     let children = children_of(dev.0.id());
     ensure!(
-        children.len() >= 4,
-        "expected DynamoDB Local and three services under dev, found {children:?}"
+        children.len() >= 6,
+        "expected DynamoDB Local, the collector, Jaeger and three services under dev, found \
+         {children:?}"
     );
     interrupt(&dev.0)?;
     let status = wait_exit(&mut dev.0, STOP_LIMIT)?;
@@ -188,6 +191,75 @@ fn check_api_contracts(apis: &[(&str, u16)]) -> anyhow::Result<()> {
         })?;
         println!("dev-check: {name} keeps its OpenAPI document under schemathesis");
     }
+    Ok(())
+}
+
+/// The README's two-line demo, to the culprit on screen: the fault on, an admission
+/// through the form, the 503 page's reference, `cargo xtask trace` on it; then off.
+fn check_demo(website: u16) -> anyhow::Result<()> {
+    // As the README says it, through cargo's alias.
+    let cargo = env!("CARGO");
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    cmd!(sh, "{cargo} xtask admin faults on missing-ca-certificates").run()?;
+    // Every service acts on a switch within 4 s (it reads the switchboard every 2 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let form = http_get(website, "/register")?;
+        let token = form
+            .body
+            .split(r#"name="idempotency_token" value=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("the admission form carries no token")?
+            .to_owned();
+        let body = format!(
+            "name=dev-check&type=m4.large&service=7&petname=patience&os=linux&idempotency_token={token}"
+        );
+        let page = http_request(
+            "POST",
+            website,
+            "/register",
+            Some(("application/x-www-form-urlencoded", &body)),
+        )?;
+        if page.status == 503 || std::time::Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    ensure!(
+        page.status == 503,
+        "with missing-ca-certificates on, an admission answered {}",
+        page.status
+    );
+    let reference = page
+        .body
+        .split("1-")
+        .skip(1)
+        .map(|rest| format!("1-{}", rest.get(..33).unwrap_or_default()))
+        .find(|id| id.len() == 35 && id.as_bytes()[10] == b'-')
+        .context("the 503 page quotes no trace reference")?;
+    ensure!(
+        page.body
+            .contains(&format!("cargo xtask trace {reference}")),
+        "the 503 page does not say where to look up {reference}"
+    );
+    let shown = cmd!(sh, "{cargo} xtask trace {reference}").read()?;
+    println!("{shown}");
+    for expected in [
+        "where it failed first: register › DynamoDB.PutItem",
+        "UnknownIssuer",
+        "fault.name = missing-ca-certificates",
+        // register's own line of the request, found by the reference in dev's logs.
+        "answered POST /v1/registrations",
+    ] {
+        ensure!(
+            shown.contains(expected),
+            "`cargo xtask trace {reference}` does not show {expected:?}"
+        );
+    }
+    cmd!(sh, "{cargo} xtask admin faults off --all").run()?;
+    println!("dev-check: the demo's 503 page led to register's failed PutItem in Jaeger");
     Ok(())
 }
 

@@ -20,26 +20,32 @@ use xshell::{Shell, cmd};
 
 use crate::{free_port, project_root};
 
+/// The venv of the pinned Python tools (`infra/requirements.txt`: the linters, moto),
+/// made or brought up to date; its `bin` folder.
+pub fn python_tools() -> anyhow::Result<PathBuf> {
+    let sh = crate::root_shell()?;
+    let venv = project_root().join("target/ci-venv");
+    let bin = venv.join("bin");
+    if !bin.join("pip").is_file() {
+        cmd!(sh, "python3 -m venv {venv}").run()?;
+    }
+    let pip = bin.join("pip");
+    cmd!(
+        sh,
+        "{pip} install --quiet --disable-pip-version-check -r infra/requirements.txt"
+    )
+    .run()?;
+    Ok(bin)
+}
+
 pub fn run() -> anyhow::Result<()> {
     let root = project_root();
     let sh = crate::root_shell()?;
-    let venv = root.join("target/ci-venv");
-    let bin = venv.join("bin");
+    let bin = root.join("target/ci-venv/bin");
     let templates = templates(&root.join("infra"))?;
 
     let mut results = Vec::new();
-    check(&mut results, "python tools", || {
-        if !bin.join("pip").is_file() {
-            cmd!(sh, "python3 -m venv {venv}").run()?;
-        }
-        let pip = bin.join("pip");
-        cmd!(
-            sh,
-            "{pip} install --quiet --disable-pip-version-check -r infra/requirements.txt"
-        )
-        .run()?;
-        Ok(())
-    });
+    check(&mut results, "python tools", || python_tools().map(drop));
     let tools_ready = results.iter().all(|(_, ok, _)| *ok);
     if tools_ready {
         check(&mut results, "cfn-lint", || {

@@ -12,11 +12,16 @@
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
 //! - `cargo xtask admin ARGS`: `cuddlekube-admin` against the stack `dev` runs.
+//! - `cargo xtask trace REFERENCE`: a trace of the stack `dev` runs, read from its Jaeger;
+//!   see `trace.rs`.
+//! - `cargo xtask backends`: build Jaeger and the collector now; see `backends.rs`.
 //! - `cargo xtask dynamodb-local`: DynamoDB Local in the foreground; see `dynamodb.rs`.
 //!
 //! Shared: `dynamodb.rs` (the workspace crate `dynamodb-local`, cached under
-//! `target/dynamodb-local`) and `http.rs` (ureq to services on 127.0.0.1).
+//! `target/dynamodb-local`), `backends.rs` (the workspace crate `telemetry-backends`,
+//! cached under `target/telemetry`) and `http.rs` (ureq to services on 127.0.0.1).
 
+mod backends;
 mod bench;
 mod containers;
 mod dev;
@@ -26,6 +31,7 @@ mod http;
 mod infra;
 mod load;
 mod test;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -40,6 +46,8 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.collect()),
         Some("load") => load::run(args.collect()),
         Some("admin") => dev::admin(args.collect()),
+        Some("trace") => trace::run(args.collect()),
+        Some("backends") => backends::run(),
         Some("dynamodb-local") => dynamodb::serve_forever(),
         _ => {
             eprintln!(
@@ -53,6 +61,8 @@ fn main() -> ExitCode {
                  bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
                  load [OPTIONS]    visitors walking the site (`--target URL --rate N --duration D`)\n  \
                  admin ARGS        cuddlekube-admin against the stack `dev` runs (e.g. `faults list`)\n  \
+                 trace REFERENCE   a trace of the stack `dev` runs: span tree, culprit, log lines\n  \
+                 backends          build Jaeger and the collector from upstream (once; cached)\n  \
                  dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
             );
             return ExitCode::from(2);

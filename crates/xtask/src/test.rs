@@ -3,7 +3,7 @@
 use anyhow::Context;
 use xshell::cmd;
 
-use crate::dynamodb;
+use crate::{backends, dynamodb, infra};
 
 /// Credentials and region DynamoDB Local accepts; they are not secrets.
 pub const LOCAL_AWS_ENV: [(&str, &str); 3] = [
@@ -23,6 +23,12 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
     cmd!(sh, "{cargo} build --workspace --bins")
         .run()
         .context("the binaries do not build")?;
+    // The trace-based tests read Jaeger fed by the real collector; the collector test
+    // runs the AWS config against moto's CloudWatch Logs.
+    let binaries = backends::ensure()?;
+    let moto = infra::python_tools()
+        .context("the Python tools (moto, for the collector test)")?
+        .join("moto_server");
     let jar_dir = dynamodb::ensure_jar()?;
     let local = dynamodb::start()?;
     eprintln!("xtask: DynamoDB Local is serving on {}", local.endpoint());
@@ -36,6 +42,8 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
         .env("AWS_ENDPOINT_URL_DYNAMODB", local.endpoint())
         // For tests that need a DynamoDB Local of their own (to stop it mid-test).
         .env(dynamodb_local::JAR_DIR_VAR, &jar_dir)
+        .envs(binaries.env())
+        .env("MOTO_SERVER", moto)
         .run();
     drop(local);
     tests.context("tests failed")?;

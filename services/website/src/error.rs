@@ -3,7 +3,7 @@
 //! message. No answer of an API becomes a 500: that page is for the site's own bugs
 //! (a page that did not render, see `pages.rs`).
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +11,7 @@ use telemetry::xray::{TraceHeader, format_trace_id};
 
 use crate::api::UpstreamError;
 use crate::pages::{ErrorPage, Page, Retry, Section};
+use crate::reference::{Reference, TraceLookup};
 
 /// Why a page could not be served; each variant says its status.
 #[derive(Debug)]
@@ -62,7 +63,7 @@ fn page(status: StatusCode, heading: &'static str, message: impl Into<String>) -
         status: status.as_u16(),
         heading,
         message: message.into(),
-        trace_id: None,
+        reference: None,
         retry: None,
         onward: None,
     }
@@ -70,7 +71,7 @@ fn page(status: StatusCode, heading: &'static str, message: impl Into<String>) -
 
 impl ErrorPage {
     fn traced(mut self) -> Self {
-        self.trace_id = telemetry::http::current_trace_id();
+        self.reference = Reference::current();
         self
     }
 
@@ -201,7 +202,7 @@ impl IntoResponse for WebError {
 
 /// The page of a request the site shed under load or that ran out of time. A page can
 /// be loaded again; a form is safe to send again (its token makes it count once).
-fn busy_page(trace_id: Option<String>, method: &Method) -> Response {
+fn busy_page(reference: Option<Reference>, method: &Method) -> Response {
     let reading = matches!(*method, Method::GET | Method::HEAD);
     let message = if reading {
         "So many visitors at once that this page could not be served in time. Nothing is \
@@ -217,7 +218,7 @@ fn busy_page(trace_id: Option<String>, method: &Method) -> Response {
         "We're a little busy",
         message,
     );
-    page.trace_id = trace_id;
+    page.reference = reference;
     if reading {
         page.retry = Some(Retry::Reload);
     }
@@ -226,12 +227,17 @@ fn busy_page(trace_id: Option<String>, method: &Method) -> Response {
         .into_response()
 }
 
-/// Middleware (`Application::layer`, inside the security headers): what service-kit
-/// answers itself, as problem+json, becomes one of the site's pages — a 503 (load
-/// shed, or a request that timed out) the busy page, a 413 (a body declared larger
-/// than the limit, refused unread) the "too much" page. The probes keep their own
-/// answers; pages are left alone.
-pub async fn friendly_service_pages(request: Request, next: Next) -> Response {
+/// Middleware (`Application::layer`, inside the security headers, with the
+/// `TRACE_LOOKUP` setting as its state): what service-kit answers itself, as
+/// problem+json, becomes one of the site's pages — a 503 (load shed, or a request that
+/// timed out) the busy page, a 413 (a body declared larger than the limit, refused
+/// unread) the "too much" page. The probes keep their own answers; pages are left
+/// alone.
+pub async fn friendly_service_pages(
+    State(lookup): State<Option<TraceLookup>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let probe = matches!(request.uri().path(), "/health" | "/ready");
     let method = request.method().clone();
     let response = next.run(request).await;
@@ -251,11 +257,11 @@ pub async fn friendly_service_pages(request: Request, next: Next) -> Response {
     }
     // The request's span has ended here: its trace ID is on the response's header.
     let trace = response.headers().get("x-amzn-trace-id").cloned();
-    let trace_id = trace
+    let reference = trace
         .as_ref()
         .and_then(|value| TraceHeader::parse(value.to_str().ok()?))
-        .map(|header| format_trace_id(header.root));
-    let mut page = busy_page(trace_id, &method);
+        .map(|header| Reference::new(format_trace_id(header.root), lookup.as_ref()));
+    let mut page = busy_page(reference, &method);
     if let Some(trace) = trace {
         page.headers_mut().insert("x-amzn-trace-id", trace);
     }
@@ -272,11 +278,16 @@ mod tests {
     use tower::ServiceExt;
 
     use super::friendly_service_pages;
+    use crate::reference::TraceLookup;
 
     const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793";
 
     /// What service-kit answers on a timeout (a bare 503) and on /ready when down.
     fn site() -> Router {
+        site_with(None)
+    }
+
+    fn site_with(lookup: Option<TraceLookup>) -> Router {
         let timed_out = || async {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -296,11 +307,18 @@ mod tests {
                 "/ready",
                 get(|| async { service_kit::Problem::unavailable("not ready").into_response() }),
             )
-            .layer(axum::middleware::from_fn(friendly_service_pages))
+            .layer(axum::middleware::from_fn_with_state(
+                lookup,
+                friendly_service_pages,
+            ))
     }
 
     async fn send(request: Request<Body>) -> (StatusCode, HeaderMap, String) {
-        let response = site().oneshot(request).await.unwrap();
+        send_to(site(), request).await
+    }
+
+    async fn send_to(site: Router, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let response = site.oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         let body = to_bytes(body, 1 << 20).await.unwrap();
         (
@@ -367,5 +385,112 @@ mod tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
         assert!(body.contains("not ready"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_busy_page_links_to_where_its_reference_is_looked_up_escaped() {
+        let lookup = "http://127.0.0.1:16686/trace/{trace_id}?a=1&b=\"><b>"
+            .parse()
+            .unwrap();
+        let request = Request::get("/residents").body(Body::empty()).unwrap();
+        let (status, _, body) = send_to(site_with(Some(lookup)), request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let href = "http://127.0.0.1:16686/trace/1-5759e988-bd862e3fe1be46a994272793\
+                    ?a=1&#38;b=&#34;&#62;&#60;b&#62;";
+        assert!(
+            body.contains(&format!(
+                "<p class=\"trace trace-lookup\">Look it up at <a href=\"{href}\">{href}</a></p>"
+            )),
+            "{body}"
+        );
+        assert!(!body.contains("<b>"), "{body}");
+    }
+
+    /// The site in front of APIs that do not answer, traced as `Application` traces it,
+    /// with `TRACE_LOOKUP` as given.
+    fn site_without_apis(trace_lookup: Option<&str>) -> Router {
+        test_support::init_tracing_with_trace_ids();
+        let closed = test_support::closed_url();
+        let config = crate::Config {
+            port: 0,
+            server_listing_url: closed.parse().unwrap(),
+            register_url: closed.parse().unwrap(),
+            trace_lookup: trace_lookup.map(|template| template.parse().unwrap()),
+        };
+        let state = crate::AppState {
+            api: telemetry::http::client(reqwest::Client::builder()).unwrap(),
+            config,
+            systems: std::sync::Arc::default(),
+        };
+        crate::router(state).layer(axum::middleware::from_fn(telemetry::http::trace_requests))
+    }
+
+    /// The trace ID the page quotes (and the response's header names).
+    fn quoted(headers: &HeaderMap, body: &str) -> String {
+        let trace_id = headers["x-amzn-trace-id"]
+            .to_str()
+            .unwrap()
+            .strip_prefix("Root=")
+            .unwrap()
+            .to_owned();
+        assert!(
+            body.contains(&format!("<code class=\"trace-id\">{trace_id}</code>")),
+            "{body}"
+        );
+        trace_id
+    }
+
+    fn registration() -> Request<Body> {
+        let form = format!(
+            "idempotency_token={}&name=Fluffy&type=t3.micro&service=3&petname=fl&os=linux",
+            crate::form::new_token()
+        );
+        Request::post("/register")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn with_trace_lookup_set_a_503_page_says_where_to_look_its_reference_up() {
+        let site = site_without_apis(Some("cargo xtask trace {trace_id} <i>&"));
+        let request = Request::get("/residents").body(Body::empty()).unwrap();
+        let (status, headers, body) = send_to(site.clone(), request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let trace_id = quoted(&headers, &body);
+        assert!(
+            body.contains(&format!(
+                "<p class=\"trace trace-lookup\">Look it up with \
+                 <code>cargo xtask trace {trace_id} &#60;i&#62;&#38;</code></p>"
+            )),
+            "{body}"
+        );
+        assert!(!body.contains("<i>"), "{body}");
+
+        // The admittance form's notice when register does not answer quotes it too.
+        let (status, headers, body) = send_to(site, registration()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let trace_id = quoted(&headers, &body);
+        assert!(
+            body.contains(&format!(
+                "<code>cargo xtask trace {trace_id} &#60;i&#62;&#38;</code>"
+            )),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_trace_lookup_a_503_page_only_quotes_its_reference() {
+        let site = site_without_apis(None);
+        for request in [
+            Request::get("/residents").body(Body::empty()).unwrap(),
+            registration(),
+        ] {
+            let (status, headers, body) = send_to(site.clone(), request).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            quoted(&headers, &body);
+            assert!(!body.contains("trace-lookup"), "{body}");
+            assert!(!body.contains("Look it up"), "{body}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use domain::{
 use serde_json::Value;
 
 use crate::api::FieldProblem;
+use crate::reference::Reference;
 
 /// A fresh idempotency token for one form or one feed button: a ULID.
 pub fn new_token() -> String {
@@ -324,7 +325,7 @@ pub struct Notice {
     pub heading: &'static str,
     pub message: String,
     /// The trace to quote when asking for help.
-    pub trace_id: Option<String>,
+    pub reference: Option<Reference>,
     /// The outcome is unknown: the button says "Try again" (same token, so safe).
     pub try_again: bool,
 }
@@ -335,7 +336,7 @@ impl Notice {
             tone,
             heading,
             message: message.into(),
-            trace_id: None,
+            reference: None,
             try_again: false,
         }
     }
@@ -381,9 +382,9 @@ impl Notice {
     }
 
     /// register did not answer, or said it is unavailable: nothing was admitted.
-    pub fn not_sent(trace_id: Option<String>) -> Self {
+    pub fn not_sent(reference: Option<Reference>) -> Self {
         Self {
-            trace_id,
+            reference,
             ..Self::new(
                 Tone::Warning,
                 "We couldn't send your request",
@@ -396,13 +397,13 @@ impl Notice {
 
     /// The request may or may not have been admitted: the same token makes another
     /// try safe.
-    pub fn unconfirmed(name: &str, trace_id: Option<String>) -> Self {
+    pub fn unconfirmed(name: &str, reference: Option<Reference>) -> Self {
         let name = match name.trim() {
             "" => "your server".to_owned(),
             name => name.to_owned(),
         };
         Self {
-            trace_id,
+            reference,
             try_again: true,
             ..Self::new(
                 Tone::Warning,

@@ -20,6 +20,7 @@ mod cross_site;
 mod error;
 mod form;
 mod pages;
+mod reference;
 mod routes;
 mod security;
 mod systems;
@@ -31,6 +32,8 @@ use std::time::Duration;
 use axum::Router;
 use service_kit::config::{self, BaseUrl};
 use service_kit::{Application, ConfigError, Limits, ServiceInfo, health_router};
+
+pub use reference::TraceLookup;
 
 pub const INFO: ServiceInfo = ServiceInfo::new("website");
 
@@ -44,6 +47,11 @@ pub struct Config {
     pub server_listing_url: BaseUrl,
     /// `REGISTER_URL`, e.g. `http://register:8080`.
     pub register_url: BaseUrl,
+    /// `TRACE_LOOKUP` (unset: off): where staff look up the trace ID a failure's page
+    /// quotes, a template holding `{trace_id}`, e.g. `cargo xtask trace {trace_id}` or
+    /// `http://127.0.0.1:16686/trace/{trace_id}`; the page shows it (an address as a
+    /// link).
+    pub trace_lookup: Option<TraceLookup>,
 }
 
 impl Config {
@@ -52,6 +60,10 @@ impl Config {
             port: config::port()?,
             server_listing_url: config::var("SERVER_LISTING_URL")?,
             register_url: config::var("REGISTER_URL")?,
+            trace_lookup: match std::env::var_os("TRACE_LOOKUP") {
+                Some(value) if !value.is_empty() => Some(config::var("TRACE_LOOKUP")?),
+                _ => None,
+            },
         })
     }
 }
@@ -70,11 +82,16 @@ pub struct AppState {
 /// other sites refused ([`build_with_config`] adds health, readiness and, around
 /// everything, the busy page and the security headers).
 pub fn router(state: AppState) -> Router {
+    let lookup = state.config.trace_lookup.clone();
     routes::routes()
         .with_state(state)
         .merge(assets::router())
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn(cross_site::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            lookup,
+            reference::with_trace_lookup,
+        ))
 }
 
 pub async fn build() -> Result<Application, String> {
@@ -101,6 +118,7 @@ pub async fn build_with_limits(
         .build()
         .map_err(std::io::Error::other)?;
     let port = config.port;
+    let lookup = config.trace_lookup.clone();
     let api = telemetry::http::client(
         reqwest::Client::builder()
             .timeout(UPSTREAM_TIMEOUT)
@@ -134,6 +152,9 @@ pub async fn build_with_limits(
     Ok(Application::bind(port, router(state), health, limits)
         .await?
         // Inside the headers, so the busy page gets them too.
-        .layer(axum::middleware::from_fn(error::friendly_service_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            lookup,
+            error::friendly_service_pages,
+        ))
         .layer(axum::middleware::from_fn(security::security_headers)))
 }

@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::card::{Card, FedNote, Profile};
 use crate::form::{FormErrors, Notice, RegisterForm, Tone};
+use crate::reference::{Lookup, Reference};
 
 /// The 500 page: plain HTML, not a template, so showing it cannot fail too.
 pub const INTERNAL_ERROR_PAGE: &str = include_str!("../templates/500.html");
@@ -241,7 +242,7 @@ pub struct ErrorPage {
     pub heading: &'static str,
     pub message: String,
     /// The trace to quote when asking for help (5xx).
-    pub trace_id: Option<String>,
+    pub reference: Option<Reference>,
     pub retry: Option<Retry>,
     /// A link that leads on from here (e.g. the resident a feed button belonged to).
     pub onward: Option<(String, String)>,

@@ -16,6 +16,7 @@ use crate::card::Card;
 use crate::error::WebError;
 use crate::form::{FormErrors, Notice, RegisterForm, new_token, token_key};
 use crate::pages::{Page, RegisterPage, Section, ThanksPage};
+use crate::reference::Reference;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -65,7 +66,6 @@ async fn register(
             return again(StatusCode::BAD_REQUEST, form, None, Some(Notice::expired()));
         }
     };
-    let trace_id = telemetry::http::current_trace_id;
     match state.register(&form.registration(), key.as_ref()).await {
         Ok(resident) => {
             Redirect::to(&format!("/register/thanks?ckid={}", resident.ckid)).into_response()
@@ -92,12 +92,12 @@ async fn register(
             again(StatusCode::BAD_REQUEST, form, None, Some(Notice::refused()))
         }
         Err(UpstreamError::Unavailable) => {
-            let notice = Notice::not_sent(trace_id());
+            let notice = Notice::not_sent(Reference::current());
             again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
         }
         // A 500 (or an answer not understood) says no more than "unknown" either.
         Err(UpstreamError::OutcomeUnknown | UpstreamError::Unexpected) => {
-            let notice = Notice::unconfirmed(&form.name, trace_id());
+            let notice = Notice::unconfirmed(&form.name, Reference::current());
             again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
         }
     }

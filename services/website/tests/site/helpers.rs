@@ -61,6 +61,7 @@ pub async fn spawn_app_with_limits(
         port: 0,
         server_listing_url: listing_url.parse::<BaseUrl>().expect("listing URL"),
         register_url: register_url.parse::<BaseUrl>().expect("register URL"),
+        trace_lookup: None,
     };
     let app = website::build_with_limits(config, limits)
         .await
