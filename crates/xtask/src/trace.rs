@@ -3,7 +3,8 @@
 //! `X-Amzn-Trace-Id` value or Jaeger's 32 hex digits; the trace is read from the Jaeger
 //! that `cargo xtask dev` runs (its query API), and printed as the span tree across
 //! services with durations, then the span where the failure began with its `exception`,
-//! then the services' log lines that carry the reference (`target/dev/logs/`).
+//! the span that spent the most time on its own, then the services' log lines that carry
+//! the reference (`target/dev/logs/`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -142,7 +143,37 @@ fn render(xray: &str, otlp: &str, spans: &[TraceSpan]) -> String {
         }
         None => out += "\nno span of this trace failed\n",
     }
+    if let Some((span, own)) = slowest_on_its_own(spans) {
+        out += &format!(
+            "\nmost time of its own: {} › {} ({:.1} ms of its {})\n",
+            span.service,
+            span.name,
+            own.as_secs_f64() * 1000.0,
+            millis(span)
+        );
+        for event in span.events.iter().filter(|e| e.name == "fault injected") {
+            for (key, value) in &event.attributes {
+                out += &format!("  event {:?}: {key} = {value}\n", event.name);
+            }
+        }
+    }
     out
+}
+
+/// The span with the most time not spent in its children (its duration less theirs,
+/// overlaps ignored): where a slow request spent its time.
+fn slowest_on_its_own(spans: &[TraceSpan]) -> Option<(&TraceSpan, Duration)> {
+    spans
+        .iter()
+        .map(|span| {
+            let children: Duration = spans
+                .iter()
+                .filter(|child| child.parent_span_id == span.span_id)
+                .map(TraceSpan::duration)
+                .sum();
+            (span, span.duration().saturating_sub(children))
+        })
+        .max_by_key(|(_, own)| *own)
 }
 
 fn walk<'a>(
@@ -268,6 +299,7 @@ mod tests {
     }
 
     fn span(service: &str, id: &str, parent: &str, error: bool, start: u64) -> TraceSpan {
+        let length = if id == "d" { 9_000_000 } else { 1_500_000 };
         TraceSpan {
             service: service.into(),
             scope: String::new(),
@@ -277,7 +309,7 @@ mod tests {
             span_id: id.into(),
             parent_span_id: parent.into(),
             start_unix_nano: start,
-            end_unix_nano: start + 1_500_000,
+            end_unix_nano: start + length,
             attributes: BTreeMap::new(),
             status_code: if error { ERROR } else { 0 },
             status_message: String::new(),
@@ -302,6 +334,10 @@ mod tests {
         assert!(text.contains("  website         website a"), "{text}");
         assert!(text.contains("  register        └ register b"), "{text}");
         assert!(text.contains("  register          └ register c"), "{text}");
+        assert!(
+            text.contains("most time of its own: register › register d"),
+            "{text}"
+        );
     }
 
     #[test]
