@@ -37,8 +37,9 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (`1-xxxxxxxx-yyyy…`, 32 hex digits) from any of the forms a person may paste.
-fn parse_reference(reference: &str) -> anyhow::Result<(String, String)> {
+/// (`1-xxxxxxxx-yyyy…`, 32 hex digits) from any of the forms a person may paste or an
+/// `X-Amzn-Trace-Id` value holds.
+pub(crate) fn parse_reference(reference: &str) -> anyhow::Result<(String, String)> {
     let root = reference
         .split(';')
         .find_map(|part| part.trim().strip_prefix("Root="))
@@ -290,6 +291,7 @@ mod tests {
         for form in [
             "1-5759e988-bd862e3fe1be46a994272793",
             "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            "Parent=53995c3f42cd8ad8; Root=1-5759E988-BD862E3FE1BE46A994272793",
             "5759E988BD862E3FE1BE46A994272793",
         ] {
             assert_eq!(parse_reference(form).unwrap(), want, "{form}");

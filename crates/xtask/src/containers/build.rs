@@ -1,4 +1,4 @@
-//! Step 2, build: the four images from docker/Dockerfile, one compile for all.
+//! Step 2, build: the five images from docker/Dockerfile, one compile for all.
 
 use std::time::Instant;
 
@@ -38,7 +38,7 @@ pub(super) fn build_images(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Megabytes (10^6 bytes, as `podman images` counts them); only printed.
-fn mb(bytes: u64) -> f64 {
+pub(super) fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1_000_000.0
 }
 

@@ -1,17 +1,26 @@
 //! Step 4, compose: the smoke run's steps on the stack (see `stack.rs`), and what they
-//! check through it: the listing, a registration through the API, and the website's
-//! pages and form.
+//! check through it: the listing, a registration through the API, the website's pages
+//! and form, and the form's admission as one trace in Jaeger.
+
+use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use telemetry_backends::{JaegerQuery, TraceSpan};
 
 use super::images::{check_health, check_ready};
 use super::stack::ComposeStack;
 use super::summary::Summary;
 use super::{Ctx, SEED_COUNT};
+use crate::http::{HttpResponse, html_text, http_get, http_request};
 
 /// Every service sees a fault switched within 5 s (it polls every 2 s); a generous bound.
-const FAULT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-use crate::http::{HttpResponse, html_text, http_get, http_request};
+const FAULT_LIMIT: Duration = Duration::from_secs(30);
+/// The services' SDKs export finished spans every few seconds and the collector sends
+/// them on at once; a generous bound for the whole trace to be in Jaeger.
+const TRACE_LIMIT: Duration = Duration::from_secs(60);
+/// OTLP's span kinds.
+const SERVER: i64 = 2;
+const CLIENT: i64 = 3;
 
 pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
     let stack = match summary.value("compose: prepare (ports, images)", || {
@@ -22,8 +31,10 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
     };
     // The resident registered through the API, checked again after the second `up`.
     let registered = std::cell::RefCell::new(String::new());
+    // The `X-Amzn-Trace-Id` of the website's answer to the form's admission.
+    let admission_trace = std::cell::RefCell::new(String::new());
     // Each step builds on the one before: after a failure the rest are skipped.
-    let steps: [(&str, &dyn Fn() -> anyhow::Result<()>); 12] = [
+    let steps: [(&str, &dyn Fn() -> anyhow::Result<()>); 14] = [
         ("compose: up", &|| stack.up()),
         ("compose: table created and seeded (12)", &|| {
             expect_listing(&stack, SEED_COUNT, &[])
@@ -41,8 +52,19 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
         }),
         ("compose: healthchecks pass", &|| stack.healthchecks()),
         (
+            "compose: otel-collector and jaeger run, report healthy (polled)",
+            &|| stack.trace_backends_healthy(),
+        ),
+        (
             "compose: website lists every resident, admits through its form",
-            &|| website_page_checks(&stack),
+            &|| {
+                *admission_trace.borrow_mut() = website_page_checks(&stack)?;
+                Ok(())
+            },
+        ),
+        (
+            "compose: the form's admission is one trace in Jaeger (website, register, DynamoDB.PutItem)",
+            &|| admission_in_jaeger(ctx, &stack, &admission_trace.borrow()),
         ),
         (
             "compose: missing-ca-certificates fails register's TLS handshake; off recovers",
@@ -141,11 +163,77 @@ fn missing_ca_round_trip(ctx: &Ctx, stack: &ComposeStack<'_>) -> anyhow::Result<
     Ok(())
 }
 
+/// The form's admission, followed through compose's own trace path (the services export
+/// to otel-collector, which sends to jaeger) and read back from Jaeger's query API on its
+/// published port: the trace the website's answer named holds the website's spans,
+/// register's server span as a child of one of them (the trace crossed the call), and
+/// register's `DynamoDB.PutItem` client span (the write itself).
+fn admission_in_jaeger(
+    ctx: &Ctx,
+    stack: &ComposeStack<'_>,
+    trace_header: &str,
+) -> anyhow::Result<()> {
+    let (_, trace_id) = crate::trace::parse_reference(trace_header).with_context(|| {
+        format!("the admission's X-Amzn-Trace-Id {trace_header:?} names no X-Ray trace ID")
+    })?;
+    let query = JaegerQuery::new(format!("http://127.0.0.1:{}", stack.port("jaeger")));
+    let mut spans = ctx.wait_for(
+        &format!("trace {trace_id} whole in Jaeger"),
+        TRACE_LIMIT,
+        || {
+            let spans = query.trace(&trace_id).map_err(|e| e.to_string())?;
+            match admission_gaps(&spans) {
+                gaps if gaps.is_empty() => Ok(spans),
+                gaps => Err(format!("{} span(s), {}", spans.len(), gaps.join("; "))),
+            }
+        },
+    )?;
+    spans.sort_by_key(|span| span.start_unix_nano);
+    println!(
+        "compose: trace {trace_id} ({trace_header}) in Jaeger, {} spans:",
+        spans.len()
+    );
+    for span in &spans {
+        let kind = match span.kind {
+            SERVER => "server",
+            CLIENT => "client",
+            _ => "internal",
+        };
+        println!("  {:<15} {kind:<8} {}", span.service, span.name);
+    }
+    Ok(())
+}
+
+/// What the admission's trace still lacks; nothing when it is whole.
+fn admission_gaps(spans: &[TraceSpan]) -> Vec<&'static str> {
+    let of = |service: &'static str| spans.iter().filter(move |s| s.service == service);
+    let mut gaps = Vec::new();
+    if spans.is_empty() {
+        gaps.push("not in Jaeger (yet)");
+        return gaps;
+    }
+    if of("website").next().is_none() {
+        gaps.push("no span of website");
+    }
+    let register_server: Vec<&TraceSpan> = of("register").filter(|s| s.kind == SERVER).collect();
+    if register_server.is_empty() {
+        gaps.push("no server span of register");
+    } else if !register_server.iter().any(|server| {
+        of("website").any(|client| client.kind == CLIENT && client.span_id == server.parent_span_id)
+    }) {
+        gaps.push("register's server span is no child of a website client span");
+    }
+    if !of("register").any(|s| s.kind == CLIENT && s.name == "DynamoDB.PutItem") {
+        gaps.push("no DynamoDB.PutItem client span of register");
+    }
+    gaps
+}
+
 /// Checks of the website's pages through the compose stack: the residents pages list
 /// every resident the API knows (seeds included), and a registration through the form
 /// (with the form's own idempotency token) lands on the thank-you page and then on the
-/// residents page.
-fn website_page_checks(stack: &ComposeStack<'_>) -> anyhow::Result<()> {
+/// residents page. Returns the `X-Amzn-Trace-Id` of the website's answer to the form.
+fn website_page_checks(stack: &ComposeStack<'_>) -> anyhow::Result<String> {
     let port = stack.port("website");
     let listing = http_get(stack.port("server-listing"), "/v1/servers?limit=100")?
         .expect_json(200, "GET /v1/servers")?;
@@ -184,6 +272,10 @@ fn website_page_checks(stack: &ComposeStack<'_>) -> anyhow::Result<()> {
         Some(("application/x-www-form-urlencoded", &body)),
     )?;
     let location = posted.header("location").unwrap_or_default();
+    let trace = posted
+        .header("x-amzn-trace-id")
+        .context("the answer to POST /register carries no X-Amzn-Trace-Id")?
+        .to_owned();
     ensure!(
         posted.status == 303 && location.starts_with("/register/thanks"),
         "POST /register answered {} (Location {location:?}): {}",
@@ -202,10 +294,10 @@ fn website_page_checks(stack: &ComposeStack<'_>) -> anyhow::Result<()> {
         "the form's resident {name:?} is not on /residents"
     );
     println!(
-        "compose: /residents shows all {} residents; the form admitted {name:?}",
+        "compose: /residents shows all {} residents; the form admitted {name:?} ({trace})",
         names.len()
     );
-    Ok(())
+    Ok(trace)
 }
 
 /// Every residents page, first to last (following rel="next"), as one string.
@@ -294,4 +386,52 @@ fn post_registration(
         "/v1/registrations",
         Some(("application/json", &body)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(service: &str, name: &str, kind: i64, id: &str, parent: &str) -> TraceSpan {
+        TraceSpan {
+            service: service.into(),
+            scope: String::new(),
+            name: name.into(),
+            kind,
+            trace_id: "5759e988bd862e3fe1be46a994272793".into(),
+            span_id: id.into(),
+            parent_span_id: parent.into(),
+            start_unix_nano: 0,
+            end_unix_nano: 0,
+            attributes: Default::default(),
+            status_code: 0,
+            status_message: String::new(),
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_admission_trace_is_whole_with_both_services_and_the_write() {
+        let whole = vec![
+            span("website", "POST /register", SERVER, "a1", ""),
+            span("website", "POST register", CLIENT, "a2", "a1"),
+            span("register", "POST /v1/registrations", SERVER, "b1", "a2"),
+            span("register", "DynamoDB.PutItem", CLIENT, "b2", "b1"),
+        ];
+        assert!(admission_gaps(&whole).is_empty());
+        assert_eq!(admission_gaps(&[]), ["not in Jaeger (yet)"]);
+        assert_eq!(
+            admission_gaps(&whole[..2]),
+            [
+                "no server span of register",
+                "no DynamoDB.PutItem client span of register"
+            ]
+        );
+        let mut unlinked = whole.clone();
+        unlinked[2].parent_span_id = "zz".into();
+        assert_eq!(
+            admission_gaps(&unlinked),
+            ["register's server span is no child of a website client span"]
+        );
+    }
 }

@@ -1,5 +1,5 @@
-//! Step 1, lint: hadolint on every Dockerfile, and compose.yaml (alone and with the
-//! compose.ci.yaml overlay) read by both Compose v2 and podman-compose.
+//! Step 1, lint: hadolint on every Dockerfile and Containerfile, and compose.yaml read by
+//! both Compose v2 and podman-compose.
 
 use std::path::{Path, PathBuf};
 
@@ -34,10 +34,7 @@ fn find_dockerfiles(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> 
             if !(name.starts_with('.') || name == "target" || name == "node_modules") {
                 find_dockerfiles(&path, found)?;
             }
-        } else if name == "Dockerfile"
-            || name.starts_with("Dockerfile.")
-            || name.to_ascii_lowercase().ends_with(".dockerfile")
-        {
+        } else if is_container_file(&name) {
             found.push(path);
         }
     }
@@ -45,27 +42,52 @@ fn find_dockerfiles(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Docker's and podman's names for a build file: `Dockerfile`, `Dockerfile.x`,
+/// `x.dockerfile`, and the same with `Containerfile`.
+fn is_container_file(name: &str) -> bool {
+    ["Dockerfile", "Containerfile"].iter().any(|kind| {
+        name == *kind
+            || name.starts_with(&format!("{kind}."))
+            || name
+                .to_ascii_lowercase()
+                .ends_with(&format!(".{}", kind.to_ascii_lowercase()))
+    })
+}
+
 /// Compose v2 is the reference parser (what users run); podman-compose must read the same
 /// files too, since the smoke run below uses it.
 pub(super) fn validate_compose_files(ctx: &Ctx) -> anyhow::Result<()> {
-    for files in [
-        &["compose.yaml"][..],
-        &["compose.yaml", "compose.ci.yaml"][..],
-    ] {
-        let file_args: Vec<&str> = files.iter().flat_map(|f| ["-f", *f]).collect();
-        ctx.bounded(COMMAND_LIMIT, &ctx.tools.docker_compose)
-            .args(&file_args)
-            .args(["config", "-q"])
-            .run()
-            .with_context(|| format!("docker-compose config -q for {}", files.join(" + ")))?;
-        ctx.bounded(COMMAND_LIMIT, &ctx.tools.podman_compose)
-            .args(&file_args)
-            .arg("config")
-            .quiet()
-            .ignore_stdout()
-            .run()
-            .with_context(|| format!("podman-compose config for {}", files.join(" + ")))?;
-        println!("compose config: {} is valid", files.join(" + "));
-    }
+    ctx.bounded(COMMAND_LIMIT, &ctx.tools.docker_compose)
+        .args(["-f", "compose.yaml", "config", "-q"])
+        .run()
+        .context("docker-compose config -q")?;
+    ctx.bounded(COMMAND_LIMIT, &ctx.tools.podman_compose)
+        .args(["-f", "compose.yaml", "config"])
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("podman-compose config")?;
+    println!("compose config: compose.yaml is valid");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_dockerfiles_and_containerfiles() {
+        for name in [
+            "Dockerfile",
+            "Dockerfile.dev",
+            "web.dockerfile",
+            "Containerfile",
+            "standins.Containerfile",
+        ] {
+            assert!(is_container_file(name), "{name}");
+        }
+        for name in ["compose.yaml", "Dockerfiles.md", "dockerfile.rs"] {
+            assert!(!is_container_file(name), "{name}");
+        }
+    }
 }

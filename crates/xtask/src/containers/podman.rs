@@ -1,5 +1,6 @@
 //! What the image and compose steps share of podman: a guard that removes containers,
-//! the engine's own healthcheck, and the DynamoDB Local image to run.
+//! the engine's own healthcheck, the versions .env pins, and the DynamoDB Local image to
+//! run.
 
 use anyhow::{Context, ensure};
 
@@ -31,11 +32,7 @@ impl DynamoDbImage {
     const REPOSITORY: &'static str = "docker.io/amazon/dynamodb-local";
 
     pub(super) fn resolve(ctx: &Ctx) -> anyhow::Result<Self> {
-        let pinned = match std::env::var("DYNAMODB_LOCAL_VERSION") {
-            Ok(version) if !version.is_empty() => version,
-            _ => dotenv_value(&ctx.sh.read_file(".env")?, "DYNAMODB_LOCAL_VERSION")
-                .context(".env does not pin DYNAMODB_LOCAL_VERSION")?,
-        };
+        let pinned = pinned_version(ctx, "DYNAMODB_LOCAL_VERSION")?;
         let exists = |tag: &str| {
             ctx.podman()
                 .args(["image", "exists", &format!("{}:{tag}", Self::REPOSITORY)])
@@ -63,6 +60,15 @@ impl DynamoDbImage {
             image: format!("{}:latest", Self::REPOSITORY),
             version_override: Some("latest".into()),
         })
+    }
+}
+
+/// An image version as compose resolves it: the shell's `key`, else the pin in .env.
+pub(super) fn pinned_version(ctx: &Ctx, key: &str) -> anyhow::Result<String> {
+    match std::env::var(key) {
+        Ok(version) if !version.is_empty() => Ok(version),
+        _ => dotenv_value(&ctx.sh.read_file(".env")?, key)
+            .with_context(|| format!(".env does not pin {key}")),
     }
 }
 
@@ -110,7 +116,7 @@ mod tests {
 
     #[test]
     fn reads_a_pinned_version_from_dotenv() {
-        let dotenv = "# pins\nJAEGER_VERSION=2.21.0\nDYNAMODB_LOCAL_VERSION=\"3.3.0\"\n";
+        let dotenv = "# pins\nJAEGER_VERSION=2.12.0\nDYNAMODB_LOCAL_VERSION=\"3.3.0\"\n";
         assert_eq!(
             dotenv_value(dotenv, "DYNAMODB_LOCAL_VERSION").as_deref(),
             Some("3.3.0")

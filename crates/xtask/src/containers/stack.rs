@@ -19,13 +19,14 @@ type Dependencies = Vec<(String, String)>;
 /// The compose project of the smoke run, taken down (and its containers removed) on drop.
 pub(super) struct ComposeStack<'a> {
     ctx: &'a Ctx,
-    /// Host ports of website, server-listing and register.
+    /// Host ports of website, server-listing, register and Jaeger's query API.
     ports: BTreeMap<&'static str, u16>,
     env: Vec<(String, String)>,
 }
 
 impl<'a> ComposeStack<'a> {
-    const FILES: [&'static str; 4] = ["-f", "compose.yaml", "-f", "compose.ci.yaml"];
+    /// The whole compose.yaml, the collector and Jaeger included; no overlay.
+    const FILES: [&'static str; 2] = ["-f", "compose.yaml"];
 
     pub(super) fn new(ctx: &'a Ctx) -> anyhow::Result<Self> {
         let dynamodb = DynamoDbImage::resolve(ctx)?;
@@ -106,7 +107,7 @@ impl<'a> ComposeStack<'a> {
         Ok(())
     }
 
-    /// The services of compose.yaml + compose.ci.yaml with their `depends_on` conditions,
+    /// The services of compose.yaml with their `depends_on` conditions,
     /// dependencies first, as Compose v2 resolves them.
     fn start_order(&self) -> anyhow::Result<Vec<(String, Dependencies)>> {
         let json = self
@@ -250,6 +251,50 @@ impl<'a> ComposeStack<'a> {
         Ok(())
     }
 
+    /// The collector and Jaeger run, and each reports healthy on its health port (13133,
+    /// not published: reached at the container's address on the compose network, which
+    /// the host routes to under rootful podman). Their images have no probe command for
+    /// compose to run, so this polls what a healthcheck would.
+    pub(super) fn trace_backends_healthy(&self) -> anyhow::Result<()> {
+        for (service, path) in [("jaeger", "/status"), ("otel-collector", "/")] {
+            let container = self.container(service)?;
+            let address = self
+                .ctx
+                .wait_for(&format!("{service} running"), START_LIMIT, || {
+                    match self.state(&container)?.split_once(' ') {
+                        Some(("running", _)) => self.address(&container),
+                        other => Err(format!("{service} is {other:?}")),
+                    }
+                })?;
+            let url = format!("http://{address}:{TRACE_HEALTH_PORT}{path}");
+            self.ctx
+                .wait_for(&format!("{service} healthy"), START_LIMIT, || probe(&url))?;
+            println!("compose: {service} running, healthy at {url}");
+        }
+        Ok(())
+    }
+
+    /// The container's address on the project's network.
+    fn address(&self, container: &str) -> Result<String, String> {
+        let addresses = self
+            .ctx
+            .podman()
+            .args([
+                "inspect",
+                "--format",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                container,
+            ])
+            .quiet()
+            .read()
+            .map_err(|e| e.to_string())?;
+        addresses
+            .split_whitespace()
+            .next()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{container} has no address yet"))
+    }
+
     /// `down`, then proof that nothing of the project is left.
     pub(super) fn down(&self) -> anyhow::Result<()> {
         self.compose()
@@ -367,6 +412,26 @@ fn start_order(config: &Value) -> anyhow::Result<Vec<(String, Dependencies)>> {
         order.push((ready, dependencies));
     }
     Ok(order)
+}
+
+/// Where the collector's health_check and Jaeger's healthcheckv2 extensions listen
+/// (docker/otel-collector.yaml, docker/jaeger/config.yaml).
+const TRACE_HEALTH_PORT: u16 = 13133;
+
+/// GET `url`: Ok on a 200, else what came back.
+fn probe(url: &str) -> Result<(), String> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(2)))
+        .http_status_as_error(false)
+        // A container's address: never through a proxy from the environment.
+        .proxy(None)
+        .build()
+        .new_agent();
+    match agent.get(url).call() {
+        Ok(response) if response.status() == 200 => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(err) => Err(format!("{url}: {err}")),
+    }
 }
 
 fn port_is_free(port: u16) -> bool {
