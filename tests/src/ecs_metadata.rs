@@ -40,13 +40,7 @@ impl EcsTaskMetadata {
             .route("/", get(container))
             .route("/task", get(task_metadata))
             .with_state(task);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (port, server) = crate::serve_on_loopback(app).await;
         Self {
             port,
             task_id: task_id.to_owned(),

@@ -62,6 +62,38 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     dir
 }
 
+/// `app` served on a free loopback port in this test's runtime: (port, the server task,
+/// to abort when done).
+pub async fn serve_on_loopback(app: axum::Router) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (port, server)
+}
+
+/// Polls `probe` every `interval` until it gives a value, for at most `within`; `None`
+/// when it never did (the caller panics with what it saw instead).
+pub async fn poll_until<T>(
+    within: Duration,
+    interval: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if started.elapsed() > within {
+            return None;
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 /// Runs `cuddlekube-admin` with `args` and the environment `env` added; its output.
 pub fn admin(args: &[&str], env: &[(&str, String)]) -> Output {
     Command::new(binary("cuddlekube-admin"))

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -90,13 +90,7 @@ impl OtlpReceiver {
             .route("/v1/traces", post(traces))
             .route("/v1/metrics", post(metrics))
             .with_state(received.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (port, server) = crate::serve_on_loopback(app).await;
         Self {
             port,
             received,
@@ -133,16 +127,13 @@ impl OtlpReceiver {
         what: &str,
         done: impl Fn(&[ReceivedSpan]) -> bool,
     ) -> Vec<ReceivedSpan> {
-        let started = Instant::now();
-        loop {
+        let wait = crate::poll_until(Duration::from_secs(20), Duration::from_millis(100), || {
             let spans = self.spans();
-            if done(&spans) {
-                return spans;
-            }
-            if started.elapsed() > Duration::from_secs(20) {
-                panic!("never received {what}; got {spans:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            done(&spans).then_some(spans)
+        });
+        match wait.await {
+            Some(spans) => spans,
+            None => panic!("never received {what}; got {:#?}", self.spans()),
         }
     }
 }

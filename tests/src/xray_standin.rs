@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -115,19 +115,17 @@ impl XrayStandIn {
         within: Duration,
         done: impl Fn(&[ReceivedSpan]) -> bool,
     ) -> Vec<ReceivedSpan> {
-        let started = Instant::now();
-        loop {
+        let wait = crate::poll_until(within, Duration::from_millis(200), || {
             let spans = self.spans();
-            if done(&spans) {
-                return spans;
-            }
-            assert!(
-                started.elapsed() < within,
-                "X-Ray stand-in: never received {what} within {within:?}; refused {:?}; got {spans:#?}",
-                self.refusals()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            done(&spans).then_some(spans)
+        });
+        wait.await.unwrap_or_else(|| {
+            panic!(
+                "X-Ray stand-in: never received {what} within {within:?}; refused {:?}; got {:#?}",
+                self.refusals(),
+                self.spans()
+            )
+        })
     }
 }
 

@@ -15,6 +15,14 @@ use telemetry_backends::Binaries;
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 /// Where configs live: the local stacks' and AWS's.
 const FOLDERS: [&str; 2] = ["docker", "infra"];
+/// The sections of a config (and of `components`' listing) that hold components.
+const KINDS: [&str; 5] = [
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "connectors",
+];
 /// What a config's `${env:…}` without a default is given for `validate`: static test
 /// credentials, so the SigV4 extension never looks for an instance role (and never asks
 /// the EC2 metadata address), and a value of the right kind for the rest.
@@ -77,13 +85,7 @@ fn run(binary: &Path, args: &[&str]) -> (bool, String) {
 /// `otlp_http/xray`.
 fn components_used(config: &Value) -> BTreeSet<(String, String)> {
     let mut used = BTreeSet::new();
-    for kind in [
-        "receivers",
-        "processors",
-        "exporters",
-        "extensions",
-        "connectors",
-    ] {
+    for kind in KINDS {
         for id in config[kind].as_mapping().into_iter().flat_map(|m| m.keys()) {
             let id = id.as_str().unwrap_or_default();
             let ty = id.split('/').next().unwrap_or_default();
@@ -99,13 +101,7 @@ fn components_known(binary: &Path) -> BTreeSet<(String, String)> {
     assert!(ok, "{} components: {text}", binary.display());
     let listing: Value = serde_norway::from_str(&text).unwrap();
     let mut known = BTreeSet::new();
-    for kind in [
-        "receivers",
-        "processors",
-        "exporters",
-        "extensions",
-        "connectors",
-    ] {
+    for kind in KINDS {
         for component in listing[kind].as_sequence().into_iter().flatten() {
             known.insert((
                 kind.to_owned(),
