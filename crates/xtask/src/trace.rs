@@ -343,6 +343,17 @@ mod tests {
     }
 
     #[test]
+    fn the_culprit_holds_when_another_hosts_clock_runs_behind() {
+        // register's clock is 2 ns behind the website's: its span seems to start first.
+        let spans = [
+            span("website", "a", "", true, 1),
+            span("website", "b", "a", true, 5),
+            span("register", "c", "b", true, 3),
+        ];
+        assert_eq!(culprit(&spans).unwrap().span_id, "c");
+    }
+
+    #[test]
     fn colours_are_taken_out_of_log_lines() {
         assert_eq!(
             without_colours(
