@@ -128,9 +128,14 @@ async fn x_ray_reads_the_services_spans_as_one_trace_of_segments_and_subsegments
         .unwrap_or_else(|| panic!("no remote subsegment named server-listing: {listing:#?}"));
     assert_eq!(call["http"]["response"]["status"], 200);
     let listed = segment(&listing, "server-listing");
+    // Seen once in CI (2026-12-06) with the two IDs different and not reproduced in
+    // three runs after: on failure, show every document of that name in the trace.
     assert_eq!(
-        listed["parent_id"], call["id"],
-        "the callee's segment hangs off the call"
+        listed["parent_id"],
+        call["id"],
+        "the callee's segment hangs off the call; every server-listing document of the \
+         trace: {:#?}",
+        named(&listing, "server-listing")
     );
     let query = named(&listing, "DynamoDB")[0];
     assert_eq!(query["namespace"], "aws");
