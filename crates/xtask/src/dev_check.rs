@@ -232,12 +232,7 @@ fn check_demo(website: u16) -> anyhow::Result<()> {
         "with missing-ca-certificates on, an admission answered {}",
         page.status
     );
-    let reference = page
-        .body
-        .split("1-")
-        .skip(1)
-        .map(|rest| format!("1-{}", rest.get(..33).unwrap_or_default()))
-        .find(|id| id.len() == 35 && id.as_bytes()[10] == b'-')
+    let reference = crate::trace::find_reference(&page.body)
         .context("the 503 page quotes no trace reference")?;
     ensure!(
         page.body

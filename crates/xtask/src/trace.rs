@@ -59,6 +59,21 @@ pub(crate) fn parse_reference(reference: &str) -> anyhow::Result<(String, String
     Ok((format!("1-{}-{}", &hex[..8], &hex[8..]), hex))
 }
 
+/// The first X-Ray trace ID (`1-` 8 hex `-` 24 hex) in `text`, e.g. the one a page quotes.
+pub(crate) fn find_reference(text: &str) -> Option<&str> {
+    let shaped = |id: &str| {
+        id.len() == 35
+            && id.bytes().enumerate().all(|(i, b)| match i {
+                0 => b == b'1',
+                1 | 10 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    };
+    text.match_indices("1-")
+        .filter_map(|(at, _)| text.get(at..at + 35))
+        .find(|id| shaped(id))
+}
+
 /// The trace's spans, once some have arrived and a moment has passed for the rest.
 fn wait_for_trace(query: &JaegerQuery, otlp: &str) -> anyhow::Result<Vec<TraceSpan>> {
     let started = Instant::now();
@@ -351,6 +366,17 @@ mod tests {
             span("register", "c", "b", true, 3),
         ];
         assert_eq!(culprit(&spans).unwrap().span_id, "c");
+    }
+
+    #[test]
+    fn a_quoted_reference_is_found_whatever_its_digits() {
+        // The time part ends in 1: "…c21-…" holds "1-" too (dev-check once missed it).
+        let page = "<p>Reference to quote: <code>1-6b15dc21-c2a47ed0e31e8bdb7c479d22</code></p>";
+        assert_eq!(
+            find_reference(page),
+            Some("1-6b15dc21-c2a47ed0e31e8bdb7c479d22")
+        );
+        assert_eq!(find_reference("step 1-2 of 3, 1-6b15dc21-c2a4"), None);
     }
 
     #[test]
