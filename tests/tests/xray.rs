@@ -122,21 +122,31 @@ async fn x_ray_reads_the_services_spans_as_one_trace_of_segments_and_subsegments
     // The listing: website → server-listing (remote) → DynamoDB (aws, the table, Query).
     let listing = in_trace(&documents, ALB_ROOTS[0]);
     segment(&listing, "website");
-    let call = named(&listing, "server-listing")
+    // The first listing also reads the OS filter's choices (cold cache): two calls to
+    // server-listing in this trace, each with its own segment beneath.
+    let calls: Vec<_> = named(&listing, "server-listing")
         .into_iter()
-        .find(|d| d["namespace"] == "remote")
-        .unwrap_or_else(|| panic!("no remote subsegment named server-listing: {listing:#?}"));
-    assert_eq!(call["http"]["response"]["status"], 200);
-    let listed = segment(&listing, "server-listing");
-    // Seen once in CI (2026-12-06) with the two IDs different and not reproduced in
-    // three runs after: on failure, show every document of that name in the trace.
-    assert_eq!(
-        listed["parent_id"],
-        call["id"],
-        "the callee's segment hangs off the call; every server-listing document of the \
-         trace: {:#?}",
-        named(&listing, "server-listing")
+        .filter(|d| d["namespace"] == "remote")
+        .collect();
+    assert!(
+        !calls.is_empty(),
+        "no remote subsegment named server-listing: {listing:#?}"
     );
+    assert!(
+        calls
+            .iter()
+            .all(|call| call["http"]["response"]["status"] == 200)
+    );
+    segment(&listing, "server-listing");
+    for listed in named(&listing, "server-listing")
+        .into_iter()
+        .filter(|d| d.get("namespace").is_none())
+    {
+        assert!(
+            calls.iter().any(|call| listed["parent_id"] == call["id"]),
+            "the callee's segment hangs off a call: {listed:#?} under none of {calls:#?}"
+        );
+    }
     let query = named(&listing, "DynamoDB")[0];
     assert_eq!(query["namespace"], "aws");
     assert_eq!(query["aws"]["operation"], "Query");
