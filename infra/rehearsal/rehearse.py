@@ -4,15 +4,20 @@ CloudFormation server, with the example parameter files (infra/params/).
 
 What it proves: each template is accepted and reaches CREATE_COMPLETE with the parameters
 an operator starts from; every Fn::ImportValue names an export that an earlier stack made;
-the collector sidecar receives infra/collector/aws.yaml byte for byte; templates too large
-to send inline go through the registry's template bucket, as `deploy --s3-bucket` does; a
-second environment beside the first creates and deletes without touching the first one's
-metrics log group.
+every collector sidecar receives infra/collector/sidecar.yaml and the trace gateway
+infra/collector/gateway.yaml byte for byte, with the environment each file reads; the
+trace gateway's ECS service exists in each environment and goes with its stack;
+templates too large to send inline go through the registry's template bucket, as
+`deploy --s3-bucket` does; a second environment beside the first creates and deletes
+without touching the first one's metrics log group or trace gateway; then the first one's
+monitoring and services stacks (the trace gateway with them) are deleted too.
 
-What it cannot prove: moto accepts, but does not model, WAFv2, Cloud Map, autoscaling,
-CloudWatch alarms, metric filters, EventBridge targets and X-Ray settings; nothing is
-deployed to a real account. Where moto lacks a feature, the template is adapted in this
-script's in-memory copy only (printed as "workaround"), never in infra/.
+What it cannot prove: moto accepts, but does not model, WAFv2, Cloud Map (the gateway's
+private DNS namespace and service), autoscaling, CloudWatch alarms, metric filters,
+EventBridge targets and X-Ray settings, and its ECS service keeps no network
+configuration, load balancers or service registries; nothing is deployed to a real
+account. Where moto lacks a feature, the template is adapted in this script's in-memory
+copy only (printed as "workaround"), never in infra/.
 
     python infra/rehearsal/rehearse.py --endpoint http://127.0.0.1:5000
 
@@ -264,6 +269,12 @@ def create(aws, file: str, name: str, params: dict[str, str], env: str | None, b
     declared = set(source.get("Parameters", {}))
     unknown = sorted(set(params) - declared)
     report(not unknown, f"{name}: parameter file matches the template", f"unknown {unknown}" if unknown else "")
+    # CloudFormation refuses a value over its parameter's MaxLength; moto does not check.
+    for key, value in params.items():
+        limit = source.get("Parameters", {}).get(key, {}).get("MaxLength")
+        if limit is not None:
+            report(len(value) <= int(limit), f"{name}: {key} fits its MaxLength",
+                   f"{len(value)} of {limit} characters")
 
     request = {
         "StackName": name,
@@ -302,26 +313,92 @@ def create(aws, file: str, name: str, params: dict[str, str], env: str | None, b
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def check_task_definitions(aws, env: str, config: str) -> None:
-    """The sidecar's config is the file, and the apps point at the sidecar."""
-    ecs = aws["ecs"]
+def task_definition(aws, family: str) -> dict | None:
+    try:
+        return aws["ecs"].describe_task_definition(taskDefinition=family)["taskDefinition"]
+    except Exception as err:  # noqa: BLE001
+        report(False, f"{family}: task definition registered", str(err))
+        return None
+
+
+def environment(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("environment", [])}
+
+
+def env_reads(config: str) -> set[str]:
+    """The ${env:NAME} variables a collector config reads (in its values; comments may
+    mention others)."""
+    found: set[str] = set()
+
+    def visit(node):
+        if isinstance(node, str):
+            found.update(re.findall(r"\$\{env:([A-Z0-9_]+)\}", node))
+        return None
+
+    walk(yaml.safe_load(config), visit)
+    return found
+
+
+def check_task_definitions(aws, env: str, sidecar: str, gateway: str) -> None:
+    """The sidecars' config is sidecar.yaml, the gateway's gateway.yaml, each with exactly the
+    environment its file reads; the apps point at their sidecar, the sidecars at the
+    gateway's name; the gateway's ECS service exists."""
+    hostname = f"gateway.cuddlekube-{env}.traces"
     for service in ("website", "register", "server-listing"):
         family = f"cuddlekube-{env}-{service}"
-        try:
-            definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-        except Exception as err:  # noqa: BLE001
-            report(False, f"{family}: task definition registered", str(err))
+        definition = task_definition(aws, family)
+        if definition is None:
             continue
         containers = {c["name"]: c for c in definition["containerDefinitions"]}
-        collector = {e["name"]: e["value"] for e in containers["otel-collector"].get("environment", [])}
-        app = {e["name"]: e["value"] for e in containers[service].get("environment", [])}
-        report(collector.get("AOT_CONFIG_CONTENT") == config,
-               f"{family}: collector gets infra/collector/aws.yaml byte for byte",
-               f"{len(collector.get('AOT_CONFIG_CONTENT', ''))} of {len(config)} bytes")
+        collector = environment(containers["otel-collector"])
+        app = environment(containers[service])
+        report(collector.get("AOT_CONFIG_CONTENT") == sidecar,
+               f"{family}: sidecar gets infra/collector/sidecar.yaml byte for byte",
+               f"{len(collector.get('AOT_CONFIG_CONTENT', ''))} of {len(sidecar)} bytes")
+        report(set(collector) - {"AOT_CONFIG_CONTENT"} == env_reads(sidecar)
+               and collector.get("GATEWAY_HOSTNAME") == hostname,
+               f"{family}: sidecar has the variables sidecar.yaml reads, GATEWAY_HOSTNAME={hostname}",
+               f"{sorted(collector)}")
         report(app.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "http://127.0.0.1:4318"
                and app.get("OTEL_SERVICE_NAME") == service
                and app.get("OTEL_RESOURCE_ATTRIBUTES", "").startswith(f"deployment.environment.name={env}"),
                f"{family}: app exports OTLP to the sidecar as {service} in {env}")
+
+    family = f"cuddlekube-{env}-trace-gateway"
+    definition = task_definition(aws, family)
+    if definition is not None:
+        containers = {c["name"]: c for c in definition["containerDefinitions"]}
+        gateway_env = environment(containers.get("trace-gateway", {}))
+        report(gateway_env.get("AOT_CONFIG_CONTENT") == gateway,
+               f"{family}: gateway gets infra/collector/gateway.yaml byte for byte",
+               f"{len(gateway_env.get('AOT_CONFIG_CONTENT', ''))} of {len(gateway)} bytes")
+        report(set(gateway_env) - {"AOT_CONFIG_CONTENT"} == env_reads(gateway)
+               and gateway_env.get("DEPLOYMENT_ENVIRONMENT") == env,
+               f"{family}: gateway has the variables gateway.yaml reads, DEPLOYMENT_ENVIRONMENT={env}",
+               f"{sorted(gateway_env)}")
+    report(gateway_service(aws, env) is not None, f"cuddlekube-{env}: ECS service trace-gateway exists")
+
+
+def gateway_service(aws, env: str) -> dict | None:
+    """The trace gateway's ECS service in the environment's cluster, if it is there."""
+    try:
+        found = aws["ecs"].describe_services(cluster=f"cuddlekube-{env}", services=["trace-gateway"])["services"]
+    except aws["ecs"].exceptions.ClusterNotFoundException:
+        return None
+    return next((s for s in found if s.get("status") == "ACTIVE"), None)
+
+
+def note_what_moto_drops(aws, env: str) -> None:
+    """What the gateway's wiring looks like in moto: printed, so nobody reads more into a
+    PASS than moto models."""
+    service = gateway_service(aws, env)
+    if service is not None:
+        note(f"moto ({env}): trace-gateway desiredCount={service.get('desiredCount')}, "
+             f"serviceRegistries={service.get('serviceRegistries', [])}, "
+             f"networkConfiguration={service.get('networkConfiguration')} (moto's CloudFormation "
+             "passes only the cluster, task definition and count to ECS)")
+    namespaces = [n["Name"] for n in aws["servicediscovery"].list_namespaces()["Namespaces"]]
+    note(f"moto ({env}): Cloud Map namespaces {namespaces} (moto's CloudFormation creates none)")
 
 
 def detach_managed_policies(aws, name: str) -> None:
@@ -368,13 +445,15 @@ def main() -> int:
     session = boto3.session.Session(aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal",
                                     region_name=REGION)
     aws = {svc: session.client(svc, endpoint_url=args.endpoint, config=config)
-           for svc in ("cloudformation", "s3", "sns", "acm", "ec2", "ecs", "logs", "sts", "iam")}
+           for svc in ("cloudformation", "s3", "sns", "acm", "ec2", "ecs", "logs", "sts", "iam",
+                       "servicediscovery")}
 
     started = time.monotonic()
     filled = prerequisites(aws)
-    collector_config = (INFRA / "collector" / "aws.yaml").read_text()
-    # The README's deploy merges the file in with `jq --rawfile`, which keeps every byte.
-    services_extra = {"CollectorConfig": collector_config}
+    sidecar_config = (INFRA / "collector" / "sidecar.yaml").read_text()
+    gateway_config = (INFRA / "collector" / "gateway.yaml").read_text()
+    # The README's deploy merges the files in with `jq --rawfile`, which keeps every byte.
+    services_extra = {"CollectorConfig": sidecar_config, "GatewayConfig": gateway_config}
 
     bucket = None
     environments = [args.environment] + ([args.second_environment] if args.second_environment else [])
@@ -395,25 +474,43 @@ def main() -> int:
                              env if file in PER_ENVIRONMENT else None, bucket)
             if file == "registry.yaml":
                 bucket = outputs.get("TemplateBucketName")
-        check_task_definitions(aws, env, collector_config)
+        check_task_definitions(aws, env, sidecar_config, gateway_config)
+        note_what_moto_drops(aws, env)
+
+    def metrics_group_exists(env: str) -> bool:
+        prefix = f"/cuddlekube/{env}/metrics"
+        groups = aws["logs"].describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
+        return any(g["logGroupName"] == prefix for g in groups)
+
+    def tear_down(env: str) -> None:
+        """The stacks that hold per-environment names (metrics log group, alarms, dashboard,
+        the services and their trace gateway). The network and data stacks stay: moto
+        cannot delete a VPC that had interface endpoints, and the data stack retains its
+        table by design. (The README switches the ALB's deletion protection off first;
+        moto does not enforce it.)"""
+        print(f"=== tear down {env}'s monitoring and services (README order)", flush=True)
+        for file in ("monitoring.yaml", "services.yaml"):
+            name = dict((f, p) for f, p, _ in STACKS)[file].format(env=env)
+            report(delete(aws, name), f"{name}: DELETE_COMPLETE (with the trace gateway)"
+                   if file == "services.yaml" else f"{name}: DELETE_COMPLETE")
+        report(not metrics_group_exists(env), f"/cuddlekube/{env}/metrics went with its stack")
+        if gateway_service(aws, env) is None:
+            report(True, f"cuddlekube-{env}: trace-gateway went with its stack")
+        else:
+            # moto's ECS service has no CloudFormation delete: every service outlives its
+            # stack there, the website's too, so the gateway's cannot be checked.
+            left = aws["ecs"].list_services(cluster=f"cuddlekube-{env}")["serviceArns"]
+            note(f"moto ({env}): ECS services are not deleted with their stack "
+                 f"({len(left)} left: {', '.join(a.rsplit('/', 1)[-1] for a in left)}); "
+                 "the gateway's removal is not checked")
 
     if args.second_environment:
-        # The stacks that hold per-environment names (metrics log group, alarms, dashboard).
-        # Its network and data stacks stay: moto cannot delete a VPC that had interface
-        # endpoints, and the data stack retains its table by design.
-        print(f"=== tear down {args.second_environment}'s monitoring and services (README order)", flush=True)
-        for file in ("monitoring.yaml", "services.yaml"):
-            name = dict((f, p) for f, p, _ in STACKS)[file].format(env=args.second_environment)
-            report(delete(aws, name), f"{name}: DELETE_COMPLETE")
-        def metrics_group_exists(env: str) -> bool:
-            prefix = f"/cuddlekube/{env}/metrics"
-            groups = aws["logs"].describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
-            return any(g["logGroupName"] == prefix for g in groups)
-
-        report(not metrics_group_exists(args.second_environment),
-               f"/cuddlekube/{args.second_environment}/metrics went with its stack")
+        tear_down(args.second_environment)
         report(metrics_group_exists(args.environment),
                f"/cuddlekube/{args.environment}/metrics survives {args.second_environment}'s teardown")
+        report(gateway_service(aws, args.environment) is not None,
+               f"cuddlekube-{args.environment}: trace-gateway survives {args.second_environment}'s teardown")
+    tear_down(args.environment)
 
     elapsed = time.monotonic() - started
     if failures:

@@ -4,12 +4,16 @@
 //! [`stack::Stack`] (the three services together), the OTLP receiver ([`otlp`]), the
 //! X-Ray translation of what it received ([`xray`]), the CloudFormation reader
 //! ([`cfn`]) and what the alarms and dashboard read ([`metric_reads`]); and for the
-//! collector test, a real OpenTelemetry Collector ([`otelcol`]) before stand-ins for what
-//! it talks to on AWS: X-Ray's OTLP endpoint ([`xray_standin`], checking SigV4 with
-//! [`sigv4`]), CloudWatch Logs ([`moto`]) and the ECS task metadata ([`ecs_metadata`]).
+//! gateway test, the AWS trace path as real collectors ([`trace_tier`]: sidecars and
+//! gateways on the repository's configs, [`collector_config`], [`otelcol`]) before
+//! stand-ins for what they talk to on AWS: X-Ray's OTLP endpoint ([`xray_standin`],
+//! checking SigV4 with [`sigv4`]), CloudWatch Logs ([`moto`], read by [`emf`]) and the ECS
+//! task metadata ([`ecs_metadata`]).
 
 pub mod cfn;
+pub mod collector_config;
 pub mod ecs_metadata;
+pub mod emf;
 pub mod jaeger;
 pub mod metric_reads;
 pub mod moto;
@@ -17,6 +21,7 @@ pub mod otelcol;
 pub mod otlp;
 pub mod sigv4;
 pub mod stack;
+pub mod trace_tier;
 pub mod xray;
 pub mod xray_standin;
 

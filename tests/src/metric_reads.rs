@@ -1,8 +1,11 @@
 //! What the alarms (`infra/services.yaml`, `infra/monitoring.yaml`) and the dashboard
 //! (`infra/monitoring.yaml`) read from the services' own namespace: each metric by name
-//! and dimension set. The collector must send exactly those shapes (checked on paper by
-//! `tests/tests/collector.rs`, and in what a real collector writes by
-//! `tests/tests/collector_aws.rs`).
+//! and dimension set, and which collector writes it ([`Writer`]): the sidecars
+//! (`infra/collector/sidecar.yaml`, the apps' metrics) or the trace gateway
+//! (`infra/collector/gateway.yaml`, its own `otelcol_*` metrics as `service.name`
+//! [`GATEWAY_SERVICE_NAME`]). Each collector must send exactly the shapes read from it
+//! (checked on paper by `tests/tests/collector.rs`, and in what a real collector writes by
+//! `tests/tests/gateway.rs`).
 
 use std::collections::BTreeSet;
 
@@ -10,14 +13,41 @@ use regex::Regex;
 
 use crate::cfn::{Template, Value, items, text};
 
-/// The CloudWatch namespace the collector's `awsemf` exporter writes to.
+/// The CloudWatch namespace the collectors' `awsemf` exporters write to.
 pub const NAMESPACE: &str = "CuddleKube";
+
+/// The `service.name` the trace gateway's own metrics carry (gateway.yaml,
+/// `service.telemetry.resource`); a read with this value is the gateway's.
+pub const GATEWAY_SERVICE_NAME: &str = "trace-gateway";
+
+/// Which collector writes a metric that is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Writer {
+    /// Every task's sidecar (`infra/collector/sidecar.yaml`): the apps' metrics.
+    Sidecar,
+    /// The trace gateway (`infra/collector/gateway.yaml`): its own `otelcol_*` metrics.
+    Gateway,
+}
+
+impl Writer {
+    /// The writer of a read whose `service.name` dimension is `service` (`None` when the
+    /// read does not fix one, as a `SEARCH` over every service does).
+    fn of_service(service: Option<&str>) -> Self {
+        if service == Some(GATEWAY_SERVICE_NAME) {
+            Self::Gateway
+        } else {
+            Self::Sidecar
+        }
+    }
+}
 
 /// One metric an alarm or a dashboard graph reads.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MetricRead {
     /// Who reads it: `services.yaml: AlarmId`, or `dashboard`.
     pub reader: String,
+    /// Who writes it, told by the read's `service.name` value.
+    pub writer: Writer,
     pub metric: String,
     pub dimensions: BTreeSet<String>,
     /// The statistic of a dashboard graph's metric row (`p99`, ...); `None` for alarms and
@@ -25,7 +55,8 @@ pub struct MetricRead {
     pub stat: Option<String>,
 }
 
-/// Every alarm's reads of [`NAMESPACE`], in both templates that hold alarms.
+/// Every alarm's reads of [`NAMESPACE`], in both templates that hold alarms: the
+/// sidecars' metrics and the trace gateway's (tell them apart by [`MetricRead::writer`]).
 pub fn alarm_reads() -> Vec<MetricRead> {
     let mut out = Vec::new();
     for file in ["services.yaml", "monitoring.yaml"] {
@@ -35,8 +66,13 @@ pub fn alarm_reads() -> Vec<MetricRead> {
                 if text(metric.get("Namespace")) != NAMESPACE {
                     continue;
                 }
+                let service = items(metric.get("Dimensions"))
+                    .into_iter()
+                    .find(|d| text(d.get("Name")) == "service.name")
+                    .map(|d| text(d.get("Value")));
                 out.push(MetricRead {
                     reader: alarm.to_string(),
+                    writer: Writer::of_service(service),
                     metric: text(metric.get("MetricName")).to_owned(),
                     dimensions: items(metric.get("Dimensions"))
                         .into_iter()
@@ -51,7 +87,8 @@ pub fn alarm_reads() -> Vec<MetricRead> {
 }
 
 /// The dashboard's reads of [`NAMESPACE`]: its `SEARCH` expressions over
-/// `{CuddleKube,dimension,...}` and its metric rows `["CuddleKube", name, dim, value, ...]`.
+/// `{CuddleKube,dimension,...}` and its metric rows `["CuddleKube", name, dim, value, ...]`,
+/// the sidecars' metrics and the trace gateway's (see [`MetricRead::writer`]).
 pub fn dashboard_reads() -> Vec<MetricRead> {
     let body = dashboard_body();
     let mut out = Vec::new();
@@ -82,8 +119,11 @@ pub fn dashboard_reads() -> Vec<MetricRead> {
                             .next()
                     })
                     .expect("a MetricName in the search");
+                let gateway = format!(r#""service.name"="{GATEWAY_SERVICE_NAME}""#);
+                let fixes_gateway = expression.replace('\\', "").contains(&gateway);
                 out.push(MetricRead {
                     reader: "dashboard".into(),
+                    writer: Writer::of_service(fixes_gateway.then_some(GATEWAY_SERVICE_NAME)),
                     metric: metric.to_owned(),
                     dimensions,
                     stat: None,
@@ -91,13 +131,22 @@ pub fn dashboard_reads() -> Vec<MetricRead> {
             }
             if row.first().and_then(|v| v.as_str()) == Some(NAMESPACE) {
                 let metric = row[1].as_str().expect("a metric name");
-                let dimensions = row[2..]
+                // Name/value pairs; a trailing options object (`{"id": ...}`) is no pair.
+                let pairs: Vec<(&str, Option<&str>)> = row[2..]
                     .chunks(2)
-                    .filter_map(|pair| pair.first().and_then(|n| n.as_str()))
-                    .map(str::to_owned)
+                    .filter_map(|pair| {
+                        let name = pair.first()?.as_str()?;
+                        Some((name, pair.get(1).and_then(|v| v.as_str())))
+                    })
                     .collect();
+                let service = pairs
+                    .iter()
+                    .find(|(name, _)| *name == "service.name")
+                    .and_then(|(_, value)| *value);
+                let dimensions = pairs.iter().map(|(name, _)| (*name).to_owned()).collect();
                 out.push(MetricRead {
                     reader: "dashboard".into(),
+                    writer: Writer::of_service(service),
                     metric: metric.to_owned(),
                     dimensions,
                     stat: properties["stat"].as_str().map(str::to_owned),

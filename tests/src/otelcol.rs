@@ -1,5 +1,5 @@
 //! A real OpenTelemetry Collector as a process, for the collector test: the binary named
-//! by `CUDDLEKUBE_OTELCOL_BIN` (a build with the components `infra/collector/aws.yaml`
+//! by `CUDDLEKUBE_OTELCOL_BIN` (a build with the components `infra/collector/*.yaml`
 //! uses), run with a config text and exactly the environment given, as an ECS task
 //! definition gives its container nothing else.
 
@@ -19,7 +19,7 @@ pub fn binary() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "{BINARY_VAR} is not set: point it at an OpenTelemetry Collector build with the \
-             components of infra/collector/aws.yaml"
+             components of infra/collector/*.yaml"
             )
         });
     assert!(
@@ -87,6 +87,11 @@ impl Collector {
             "the collector's health check did not answer within 30 s:\n{}",
             self.log().join("\n")
         );
+    }
+
+    /// Its process ID (for its CPU time and memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Its log lines so far.

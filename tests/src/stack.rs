@@ -37,23 +37,37 @@ impl Stack {
     /// The stack with `telemetry` (`OTEL_*` variables: where to export, how often) added
     /// to every service's environment, e.g. pointing them at a collector.
     pub async fn start_exporting(telemetry: &[(&'static str, String)]) -> Self {
+        Self::start_exporting_each(|_| telemetry.to_vec()).await
+    }
+
+    /// The stack with `telemetry(service)` added to each service's environment, e.g.
+    /// each pointing at its own sidecar collector.
+    pub async fn start_exporting_each(
+        telemetry: impl Fn(&str) -> Vec<(&'static str, String)>,
+    ) -> Self {
         let store = test_support::fresh_store().await;
         let tls = TlsProxy::start();
         let table = store.table().to_string();
-        let mut api_env = vec![
+        let api_env = vec![
             ("RESIDENTS_TABLE", table.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB", tls.endpoint.clone()),
             (store::CA_BUNDLE_VAR, tls.ca_bundle().display().to_string()),
         ];
-        api_env.extend(telemetry.iter().cloned());
-        let listing = Service::start("server-listing", &api_env).await;
-        let register = Service::start("register", &api_env).await;
-        let mut website_env = vec![
+        let with_telemetry = |mut env: Vec<(&'static str, String)>, service: &str| {
+            env.extend(telemetry(service));
+            env
+        };
+        let listing = Service::start(
+            "server-listing",
+            &with_telemetry(api_env.clone(), "server-listing"),
+        )
+        .await;
+        let register = Service::start("register", &with_telemetry(api_env, "register")).await;
+        let website_env = vec![
             ("SERVER_LISTING_URL", listing.url("")),
             ("REGISTER_URL", register.url("")),
         ];
-        website_env.extend(telemetry.iter().cloned());
-        let website = Service::start("website", &website_env).await;
+        let website = Service::start("website", &with_telemetry(website_env, "website")).await;
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
             .timeout(Duration::from_secs(30))

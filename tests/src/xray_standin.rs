@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -39,6 +39,8 @@ pub struct XrayStandIn {
 #[derive(Debug, Default)]
 struct Received {
     spans: Vec<ReceivedSpan>,
+    /// When each of `spans` arrived (same order).
+    arrivals: Vec<SystemTime>,
     /// The `Content-Encoding` of each export accepted.
     encodings: Vec<String>,
     /// Why each refused request was refused.
@@ -90,6 +92,17 @@ impl XrayStandIn {
     /// The spans of every export accepted so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.received.lock().expect("lock").spans.clone()
+    }
+
+    /// Each span accepted so far with the time it arrived.
+    pub fn arrivals(&self) -> Vec<(ReceivedSpan, SystemTime)> {
+        let received = self.received.lock().expect("lock");
+        received
+            .spans
+            .iter()
+            .cloned()
+            .zip(received.arrivals.iter().copied())
+            .collect()
     }
 
     /// The `Content-Encoding` of every export accepted so far.
@@ -190,8 +203,12 @@ async fn traces(
         Ok(request) => request,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("not an OTLP export: {e}")),
     };
+    let spans = flatten_spans(request);
     let mut received = endpoint.received.lock().expect("lock");
-    received.spans.extend(flatten_spans(request));
+    received
+        .arrivals
+        .extend(std::iter::repeat_n(SystemTime::now(), spans.len()));
+    received.spans.extend(spans);
     received.encodings.push(encoding);
     (StatusCode::OK, String::new())
 }

@@ -26,7 +26,7 @@ const KINDS: [&str; 5] = [
 /// What a config's `${env:…}` without a default is given for `validate`: static test
 /// credentials, so the SigV4 extension never looks for an instance role (and never asks
 /// the EC2 metadata address), and a value of the right kind for the rest.
-const ENV: [(&str, &str); 7] = [
+const ENV: [(&str, &str); 9] = [
     ("AWS_EC2_METADATA_DISABLED", "true"),
     ("AWS_ACCESS_KEY_ID", "local"),
     ("AWS_SECRET_ACCESS_KEY", "local"),
@@ -34,6 +34,8 @@ const ENV: [(&str, &str); 7] = [
     ("EMF_LOG_GROUP", "/cuddlekube/test/metrics"),
     ("SLOW_TRACE_THRESHOLD_MS", "1000"),
     ("TRACE_SAMPLE_PERCENT", "5"),
+    ("GATEWAY_HOSTNAME", "gateway.traces.internal"),
+    ("DEPLOYMENT_ENVIRONMENT", "test"),
 ];
 
 fn binaries() -> Binaries {
@@ -121,7 +123,8 @@ fn the_configs_are_found() {
     for expected in [
         "docker/jaeger/config.yaml",
         "docker/otel-collector.yaml",
-        "infra/collector/aws.yaml",
+        "infra/collector/gateway.yaml",
+        "infra/collector/sidecar.yaml",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

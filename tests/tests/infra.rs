@@ -12,9 +12,10 @@ use stack_tests::cfn::{
 };
 use store::table::DEFINITION;
 
-/// What the ADOT collector sidecar may do with its task's role; nothing else besides each
-/// service's DynamoDB actions may appear in a task role. (tests/tests/collector.rs proves
-/// these are exactly what infra/collector/aws.yaml's exporters call.)
+/// What an ADOT collector (a service's sidecar, or the trace gateway) may do with its
+/// task's role; nothing else besides each service's DynamoDB actions may appear in a task
+/// role. (tests/tests/collector.rs proves each role gets exactly what its collector's
+/// exporters call: infra/collector/sidecar.yaml and gateway.yaml.)
 const TELEMETRY_ACTIONS: &[&str] = &[
     "logs:CreateLogStream",
     "logs:PutLogEvents",
@@ -25,6 +26,8 @@ const TELEMETRY_ACTIONS: &[&str] = &[
 fn expected_dynamodb_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     BTreeMap::from([
         ("website", BTreeSet::new()),
+        // The trace gateway reads no data at all.
+        ("trace-gateway", BTreeSet::new()),
         (
             "register",
             BTreeSet::from([
@@ -236,7 +239,7 @@ fn each_task_role_allows_exactly_the_dynamodb_calls_its_service_makes() {
     assert_eq!(
         names,
         expected.keys().copied().collect(),
-        "services.yaml must define exactly the three services"
+        "services.yaml must define exactly the three services and the trace gateway"
     );
 
     for service in ecs_services {
@@ -475,8 +478,10 @@ fn fargate_task_sizes() -> BTreeMap<u32, BTreeSet<u32>> {
     ])
 }
 
+/// The services' tasks and the trace gateway's have their own size parameters; each pair
+/// has a rule that refuses what Fargate does not offer.
 #[test]
-fn the_task_size_rule_allows_exactly_what_fargate_offers() {
+fn the_task_size_rules_allow_exactly_what_fargate_offers() {
     let services = Template::load("services.yaml");
     let allowed = |name: &str| -> Vec<String> {
         items(
@@ -488,48 +493,62 @@ fn the_task_size_rule_allows_exactly_what_fargate_offers() {
         .filter_map(scalar_text)
         .collect()
     };
-    let rule = services
-        .body
-        .get("Rules")
-        .and_then(|r| r.get("FargateTaskSize"))
-        .expect("services.yaml: Rules.FargateTaskSize");
-    let assertions = items(rule.get("Assertions"));
     let sizes = fargate_task_sizes();
-    let mut valid = 0;
-    for cpu in allowed("TaskCpu") {
-        for memory in allowed("TaskMemory") {
-            let parameters =
-                BTreeMap::from([("TaskCpu", cpu.as_str()), ("TaskMemory", memory.as_str())]);
-            let accepted = assertions
-                .iter()
-                .all(|a| evaluate_rule(a.get("Assert").expect("Assert"), &parameters));
-            let fargate = sizes
-                .get(&cpu.parse().expect("numeric CPU"))
-                .is_some_and(|m| m.contains(&memory.parse().expect("numeric memory")));
-            assert_eq!(
-                accepted, fargate,
-                "Rules.FargateTaskSize says {accepted} for {cpu} CPU / {memory} MiB; Fargate says {fargate}"
-            );
-            valid += usize::from(fargate);
-        }
-    }
-    assert!(
-        valid >= 20,
-        "only {valid} valid sizes among the AllowedValues"
-    );
-    let defaults = (
-        services.parameter_default("TaskCpu").expect("a default"),
-        services.parameter_default("TaskMemory").expect("a default"),
-    );
     let example = example_parameters("prod/services.json");
-    for (cpu, memory) in [
-        defaults,
-        (example["TaskCpu"].clone(), example["TaskMemory"].clone()),
+    for (rule_name, cpu_parameter, memory_parameter) in [
+        ("FargateTaskSize", "TaskCpu", "TaskMemory"),
+        ("GatewayTaskSize", "GatewayTaskCpu", "GatewayTaskMemory"),
     ] {
+        let rule = services
+            .body
+            .get("Rules")
+            .and_then(|r| r.get(rule_name))
+            .unwrap_or_else(|| panic!("services.yaml: Rules.{rule_name}"));
+        let assertions = items(rule.get("Assertions"));
+        let mut valid = 0;
+        for cpu in allowed(cpu_parameter) {
+            for memory in allowed(memory_parameter) {
+                let parameters = BTreeMap::from([
+                    (cpu_parameter, cpu.as_str()),
+                    (memory_parameter, memory.as_str()),
+                ]);
+                let accepted = assertions
+                    .iter()
+                    .all(|a| evaluate_rule(a.get("Assert").expect("Assert"), &parameters));
+                let fargate = sizes
+                    .get(&cpu.parse().expect("numeric CPU"))
+                    .is_some_and(|m| m.contains(&memory.parse().expect("numeric memory")));
+                assert_eq!(
+                    accepted, fargate,
+                    "Rules.{rule_name} says {accepted} for {cpu} CPU / {memory} MiB; Fargate says {fargate}"
+                );
+                valid += usize::from(fargate);
+            }
+        }
         assert!(
-            sizes[&cpu.parse::<u32>().expect("cpu")].contains(&memory.parse().expect("memory")),
-            "{cpu}/{memory} is not a Fargate task size"
+            valid >= 20,
+            "{rule_name}: only {valid} valid sizes among the AllowedValues"
         );
+        let defaults = (
+            services
+                .parameter_default(cpu_parameter)
+                .expect("a default"),
+            services
+                .parameter_default(memory_parameter)
+                .expect("a default"),
+        );
+        let mut pairs = vec![defaults];
+        if let (Some(cpu), Some(memory)) =
+            (example.get(cpu_parameter), example.get(memory_parameter))
+        {
+            pairs.push((cpu.clone(), memory.clone()));
+        }
+        for (cpu, memory) in pairs {
+            assert!(
+                sizes[&cpu.parse::<u32>().expect("cpu")].contains(&memory.parse().expect("memory")),
+                "{cpu_parameter}/{memory_parameter} {cpu}/{memory} is not a Fargate task size"
+            );
+        }
     }
 }
 
@@ -543,6 +562,11 @@ fn deployments_roll_back_on_the_alarms_that_say_visitors_suffer() {
         ),
         ("register", vec!["RegisterErrorRateAlarm"]),
         ("server-listing", vec!["ServerListingErrorRateAlarm"]),
+        // A gateway that cannot export, or refuses the sidecars' spans, loses traces.
+        (
+            "trace-gateway",
+            vec!["GatewayExportFailuresAlarm", "GatewayRefusedSpansAlarm"],
+        ),
     ]);
     for service in services.of_type("AWS::ECS::Service") {
         let name = service.service_name();
@@ -1032,6 +1056,280 @@ fn capacity_alarms_watch_every_service_against_its_bounds() {
     );
 }
 
+/// Cloud Map answers at most 8 healthy records to a multivalue query: a ninth gateway
+/// task would be on no sidecar's ring. Two keep one per Availability Zone.
+#[test]
+fn the_trace_gateway_runs_two_to_eight_tasks() {
+    const CLOUD_MAP_MULTIVALUE_ANSWERS: u64 = 8;
+    let services = Template::load("services.yaml");
+    let parameter = services
+        .parameter("GatewayDesiredCount")
+        .expect("services.yaml: parameter GatewayDesiredCount");
+    let bound = |key: &str| parameter.get(key).and_then(Value::as_u64);
+    assert_eq!(bound("Default"), Some(2));
+    assert_eq!(
+        bound("MinValue"),
+        Some(2),
+        "GatewayDesiredCount: one per AZ at least"
+    );
+    assert!(
+        bound("MaxValue").is_some_and(|m| m <= CLOUD_MAP_MULTIVALUE_ANSWERS),
+        "GatewayDesiredCount: at most {CLOUD_MAP_MULTIVALUE_ANSWERS}"
+    );
+    let example: u64 = example_parameters("prod/services.json")["GatewayDesiredCount"]
+        .parse()
+        .expect("a number");
+    assert!(
+        example >= 2,
+        "params/prod/services.json: GatewayDesiredCount {example}"
+    );
+
+    let service = services.expect_resource("GatewayService");
+    let target = services
+        .of_type("AWS::ApplicationAutoScaling::ScalableTarget")
+        .into_iter()
+        .find(|t| mentions(t.prop("ResourceId").expect("a ResourceId"), service.id))
+        .expect("the trace gateway scales");
+    let when_running = |bound: &str| -> &Value {
+        items(Some(
+            target
+                .prop(bound)
+                .and_then(|v| v.get("Fn::If"))
+                .unwrap_or_else(|| panic!("{target}: {bound} !If [IsPaused, 0, ...]")),
+        ))[2]
+    };
+    assert_eq!(
+        ref_to(when_running("MinCapacity")),
+        Some("GatewayDesiredCount"),
+        "{target}"
+    );
+    assert_eq!(
+        when_running("MaxCapacity").as_u64(),
+        Some(CLOUD_MAP_MULTIVALUE_ANSWERS),
+        "{target}: up to Cloud Map's limit"
+    );
+    let scaling = services
+        .of_type("AWS::ApplicationAutoScaling::ScalingPolicy")
+        .into_iter()
+        .find(|p| ref_to(p.prop("ScalingTargetId").expect("a target")) == Some(target.id))
+        .expect("a scaling policy for the trace gateway");
+    assert_eq!(
+        text(scaling.at(&[
+            "TargetTrackingScalingPolicyConfiguration",
+            "PredefinedMetricSpecification",
+            "PredefinedMetricType"
+        ])),
+        "ECSServiceAverageCPUUtilization",
+        "{scaling}"
+    );
+    let at_max = services.expect_resource("GatewayAtMaxTasksAlarm");
+    assert_eq!(
+        at_max.prop("Threshold").and_then(Value::as_u64),
+        Some(CLOUD_MAP_MULTIVALUE_ANSWERS),
+        "{at_max}"
+    );
+    services.expect_resource("GatewayTasksBelowDesiredAlarm");
+}
+
+/// A gateway deployment starts the new tasks before it stops the old ones, and a stopping
+/// gateway gets Fargate's longest stop timeout to send its export queue.
+#[test]
+fn the_trace_gateway_is_replaced_before_it_stops_and_drains_when_it_does() {
+    let services = Template::load("services.yaml");
+    let service = services.expect_resource("GatewayService");
+    let deployment = service
+        .prop("DeploymentConfiguration")
+        .expect("DeploymentConfiguration");
+    for (key, value) in [("MinimumHealthyPercent", 100), ("MaximumPercent", 200)] {
+        assert_eq!(
+            deployment.get(key).and_then(Value::as_u64),
+            Some(value),
+            "{service}: {key}"
+        );
+    }
+    let task_definition = services.referenced(service, "TaskDefinition");
+    let containers = items(task_definition.prop("ContainerDefinitions"));
+    assert_eq!(
+        containers.len(),
+        1,
+        "{task_definition}: the collector alone"
+    );
+    let container = containers[0];
+    assert_eq!(
+        container.get("StopTimeout").and_then(Value::as_u64),
+        Some(120),
+        "{task_definition}: Fargate's maximum stop timeout, for the export queue"
+    );
+    assert_eq!(
+        text(container.get("User")),
+        "4317:4317",
+        "{task_definition}: the collector image's own non-root user"
+    );
+    assert_eq!(
+        container
+            .get("ReadonlyRootFilesystem")
+            .and_then(Value::as_bool),
+        Some(true),
+        "{task_definition}"
+    );
+    assert_eq!(
+        list_of(
+            container
+                .get("LinuxParameters")
+                .and_then(|l| l.get("Capabilities"))
+                .and_then(|c| c.get("Drop"))
+        ),
+        ["ALL"],
+        "{task_definition}: every capability dropped"
+    );
+    let logs = container
+        .get("LogConfiguration")
+        .and_then(|l| l.get("Options"))
+        .expect("awslogs options");
+    let group = services
+        .resource(ref_to(logs.get("awslogs-group").expect("a group")).expect("a reference"))
+        .expect("its own log group");
+    assert_eq!(
+        ref_to(group.prop("RetentionInDays").expect("a retention")),
+        Some("LogRetentionDays"),
+        "{group}: kept as long as the services' logs"
+    );
+    let filtered = services
+        .of_type("AWS::Logs::MetricFilter")
+        .into_iter()
+        .any(|f| ref_to(f.prop("LogGroupName").expect("a group")) == Some(group.id));
+    assert!(
+        filtered,
+        "{group}: its \"Exporting failed\" lines count as export failures too"
+    );
+}
+
+/// Only the three services' sidecars reach the gateway, on its OTLP gRPC port only; each
+/// service's own group lets its sidecar out to exactly that.
+#[test]
+fn the_trace_gateway_takes_spans_only_from_the_services_sidecars() {
+    const OTLP_GRPC: u64 = 4317;
+    let templates = all_templates();
+    let ingress = ingress_rules(&templates);
+    let services = Template::load("services.yaml");
+    let own_groups = |name: &str| -> BTreeSet<&str> {
+        let service = services
+            .of_type("AWS::ECS::Service")
+            .into_iter()
+            .find(|s| s.service_name() == name)
+            .unwrap_or_else(|| panic!("services.yaml: no service {name}"));
+        items(service.at(&[
+            "NetworkConfiguration",
+            "AwsvpcConfiguration",
+            "SecurityGroups",
+        ]))
+        .into_iter()
+        .filter_map(ref_to)
+        .collect()
+    };
+    let gateway_groups = own_groups("trace-gateway");
+    assert_eq!(
+        gateway_groups.len(),
+        1,
+        "the gateway's own group: {gateway_groups:?}"
+    );
+    let gateway_group = *gateway_groups.first().expect("one group");
+    let senders: BTreeSet<&str> = ["website", "register", "server-listing"]
+        .into_iter()
+        .flat_map(own_groups)
+        .collect();
+
+    let rules = &ingress[&("services.yaml", gateway_group)];
+    let sources: BTreeSet<&str> = rules
+        .iter()
+        .map(|rule| {
+            for key in ["CidrIp", "CidrIpv6", "SourcePrefixListId"] {
+                assert!(
+                    rule.get(key).is_none(),
+                    "{gateway_group}: ingress by {key} {rule:?}"
+                );
+            }
+            let ports = (
+                rule.get("FromPort").and_then(Value::as_u64),
+                rule.get("ToPort").and_then(Value::as_u64),
+            );
+            assert_eq!(
+                ports,
+                (Some(OTLP_GRPC), Some(OTLP_GRPC)),
+                "{gateway_group}: OTLP gRPC only"
+            );
+            rule.get("SourceSecurityGroupId")
+                .and_then(ref_to)
+                .unwrap_or_else(|| panic!("{gateway_group}: ingress from a group: {rule:?}"))
+        })
+        .collect();
+    assert_eq!(
+        sources, senders,
+        "{gateway_group}: from the three services' own groups, and nobody else"
+    );
+    for sender in senders {
+        let group = services.expect_resource(sender);
+        let to_gateway = items(group.prop("SecurityGroupEgress"))
+            .into_iter()
+            .any(|rule| {
+                rule.get("DestinationSecurityGroupId").and_then(ref_to) == Some(gateway_group)
+                    && rule.get("FromPort").and_then(Value::as_u64) == Some(OTLP_GRPC)
+                    && rule.get("ToPort").and_then(Value::as_u64) == Some(OTLP_GRPC)
+            });
+        assert!(
+            to_gateway,
+            "{group}: egress to {gateway_group} on {OTLP_GRPC}"
+        );
+    }
+}
+
+/// Every alarm that notifies is in the runbook's table (README "Alarms"), by its logical
+/// ID or by a `…Suffix` entry that names a family (`…AvailabilitySlowBurnAlarm`).
+#[test]
+fn every_alarm_that_notifies_is_in_the_runbook() {
+    let readme = read_infra_file("README.md");
+    let start = readme
+        .find("## Alarms")
+        .expect("infra/README.md: an \"Alarms\" section");
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+    let names = Regex::new(r"`(…?)([A-Za-z0-9]+)`").expect("pattern");
+    let (mut exact, mut suffixes) = (BTreeSet::new(), BTreeSet::new());
+    for row in &rows {
+        let first_cell = row.split('|').nth(1).unwrap_or_default();
+        for name in names.captures_iter(first_cell) {
+            let id = name.get(2).expect("a name").as_str();
+            if name.get(1).is_some_and(|m| !m.is_empty()) {
+                suffixes.insert(id);
+            } else {
+                exact.insert(id);
+            }
+        }
+    }
+    let mut checked = 0;
+    for file in ["services.yaml", "monitoring.yaml"] {
+        let template = Template::load(file);
+        for alarm in template
+            .resources()
+            .filter(|r| r.ty().starts_with("AWS::CloudWatch::") && r.ty().ends_with("Alarm"))
+            .filter(|r| !items(r.prop("AlarmActions")).is_empty())
+        {
+            checked += 1;
+            assert!(
+                exact.contains(alarm.id) || suffixes.iter().any(|s| alarm.id.ends_with(s)),
+                "infra/README.md \"Alarms\": no row names {alarm}"
+            );
+        }
+    }
+    assert!(
+        checked >= 30,
+        "only {checked} alarms notify; is the parser reading them?"
+    );
+}
+
 #[test]
 fn every_app_samples_its_access_log_from_one_parameter() {
     let services = Template::load("services.yaml");
@@ -1084,18 +1382,38 @@ fn the_readme_deploys_every_template_the_way_it_needs() {
         .iter()
         .filter(|c| c.contains("--template-file infra/services.yaml"))
         .collect();
-    let with_config = services_deploys
+    for parameter in ["CollectorConfig", "GatewayConfig"] {
+        let with_config = services_deploys
+            .iter()
+            .filter(|c| c.contains(parameter) || c.contains("services-params.json"))
+            .count();
+        assert!(
+            with_config >= 2,
+            "infra/README.md: the first deploy and the release must pass {parameter}"
+        );
+    }
+    let release = services_deploys
         .iter()
-        .filter(|c| c.contains("CollectorConfig") || c.contains("services-params.json"))
-        .count();
-    assert!(
-        with_config >= 2,
-        "infra/README.md: the first deploy and the release must pass CollectorConfig from infra/collector/aws.yaml"
-    );
-    assert!(
-        readme.contains("--rawfile config infra/collector/aws.yaml"),
-        "infra/README.md: CollectorConfig is the file, byte for byte (jq --rawfile)"
-    );
+        .find(|c| c.contains("WebsiteImage="))
+        .expect("a release command (new images)");
+    for parameter in ["CollectorConfig", "GatewayConfig"] {
+        assert!(
+            release.contains(&format!("\"{parameter}=")),
+            "infra/README.md: the release passes {parameter} too, so the deployed config is the commit's\n{release}"
+        );
+    }
+    for (variable, file, parameter) in [
+        ("config", "sidecar.yaml", "CollectorConfig"),
+        ("gateway", "gateway.yaml", "GatewayConfig"),
+    ] {
+        assert!(
+            readme.contains(&format!("--rawfile {variable} infra/collector/{file}"))
+                && readme.contains(&format!(
+                    "{{ParameterKey: \"{parameter}\", ParameterValue: ${variable}}}"
+                )),
+            "infra/README.md: {parameter} is infra/collector/{file}, byte for byte (jq --rawfile)"
+        );
+    }
 }
 
 /// Each `aws cloudformation deploy` command in the text, continuation lines joined.
@@ -1138,7 +1456,8 @@ fn example_parameters(file: &str) -> BTreeMap<String, String> {
 }
 
 /// Every example parameter file names only parameters its template declares, and gives
-/// every parameter without a default (except CollectorConfig, the file the deploy adds).
+/// every parameter without a default (except CollectorConfig and GatewayConfig, the files
+/// the deploy adds).
 #[test]
 fn example_parameter_files_fit_their_templates() {
     for (file, template) in [
@@ -1164,7 +1483,9 @@ fn example_parameter_files_fit_their_templates() {
                 .parameter(name)
                 .is_some_and(|p| p.get("Default").is_some());
             assert!(
-                has_default || given.contains_key(name) || name == "CollectorConfig",
+                has_default
+                    || given.contains_key(name)
+                    || ["CollectorConfig", "GatewayConfig"].contains(&name),
                 "params/{file}: {name} has no default and no example value"
             );
         }
@@ -1200,6 +1521,11 @@ fn the_dashboard_shows_only_alarms_that_exist() {
             "monitoring.yaml: the dashboard shows alarm {name}, which no template defines"
         );
     }
+}
+
+/// A YAML list of strings.
+fn list_of(value: Option<&Value>) -> Vec<&str> {
+    items(value).into_iter().map(|v| text(Some(v))).collect()
 }
 
 /// A tiny evaluator for the condition functions CloudFormation allows in `Rules`.

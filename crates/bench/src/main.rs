@@ -3,6 +3,7 @@
 //! Every speed figure is a ratio of medians over interleaved rounds; the footprint
 //! section reports sizes as measured. Writes `target/bench/latest.{json,md}`.
 
+mod gateway;
 mod report;
 mod rounds;
 mod stack;
@@ -30,6 +31,8 @@ struct Scale {
     rounds: Rounds,
     footprint_requests: u64,
     startups: usize,
+    /// How long the trace gateway is measured at its steady rate.
+    gateway_steady: Duration,
 }
 
 const FULL: Scale = Scale {
@@ -41,6 +44,7 @@ const FULL: Scale = Scale {
     },
     footprint_requests: 10_000,
     startups: 7,
+    gateway_steady: Duration::from_secs(30),
 };
 
 const QUICK: Scale = Scale {
@@ -52,6 +56,7 @@ const QUICK: Scale = Scale {
     },
     footprint_requests: 10_000,
     startups: 3,
+    gateway_steady: Duration::from_secs(10),
 };
 
 const SMALL_TABLE: usize = 100;
@@ -281,6 +286,8 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
     }
     results.startup_ms = report::startup_ms(&aws(&small), scale.startups, &log("startup"))?;
     results.volume = Some(telemetry_volume(&http, &aws(&small), &out).await?);
+    eprintln!("bench: the trace gateway");
+    results.gateway = Some(gateway::measure(scale.gateway_steady).await?);
     results.binaries = report::binary_sizes();
     results.images = report::image_sizes();
     results.elapsed_s = started.elapsed().as_secs_f64();

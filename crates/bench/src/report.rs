@@ -31,6 +31,7 @@ pub struct Results {
     /// Median of the runs from exec to the first 200 on /ready.
     pub startup_ms: f64,
     pub volume: Option<Volume>,
+    pub gateway: Option<crate::gateway::GatewayCost>,
     pub binaries: Vec<(String, u64)>,
     pub images: Vec<(String, Option<u64>)>,
     pub elapsed_s: f64,
@@ -53,6 +54,7 @@ impl Results {
             rss_kib: Vec::new(),
             startup_ms: f64::NAN,
             volume: None,
+            gateway: None,
             binaries: Vec::new(),
             images: Vec::new(),
             elapsed_s: 0.0,
@@ -157,6 +159,35 @@ impl Results {
                 v.trace_bytes as f64 / 1024.0,
                 v.metric_bytes as f64 / 1024.0,
                 v.log_bytes as f64 / 1024.0
+            );
+        }
+        if let Some(g) = &self.gateway {
+            let per_1000 = |cpu_ms: f64| cpu_ms / g.spans_per_s * 1000.0;
+            let _ = writeln!(
+                md,
+                "\n### Trace gateway (real collectors: a sidecar → a gateway → the X-Ray stand-in)\n\n\
+                 {:.0} spans/s of 5-span traces into the sidecar; the gateway keeps {} % of them \
+                 (none fail). CPU over the steady part, after the first decisions.\n\n\
+                 | | CPU ms/s | CPU ms/s per 1,000 spans/s | RSS MiB |\n|---|---|---|---|\n\
+                 | gateway | {:.0} | {:.0} | {:.0} |\n\
+                 | sidecar | {:.0} | {:.0} | {:.0} |\n\n\
+                 gateway ÷ sidecar CPU per span: ×{:.2}. The gateway's RSS before the first \
+                 span: {:.0} MiB, so {:.0} MiB more per 1,000 spans/s. Span end → X-Ray stand-in ({} kept spans): \
+                 p50 {:.1} s, p99 {:.1} s (the decision wait is 20 s).",
+                g.spans_per_s,
+                crate::gateway::SAMPLE_PERCENT,
+                g.gateway_cpu_ms_per_s,
+                per_1000(g.gateway_cpu_ms_per_s),
+                g.gateway_rss_mib,
+                g.sidecar_cpu_ms_per_s,
+                per_1000(g.sidecar_cpu_ms_per_s),
+                g.sidecar_rss_mib,
+                ratio(g.gateway_cpu_ms_per_s, g.sidecar_cpu_ms_per_s),
+                g.gateway_idle_rss_mib,
+                (g.gateway_rss_mib - g.gateway_idle_rss_mib) / g.spans_per_s * 1000.0,
+                g.kept_spans,
+                g.delay_p50_s,
+                g.delay_p99_s
             );
         }
         let _ = writeln!(md, "\n### Footprint (as measured, not ratios)\n");

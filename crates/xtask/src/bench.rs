@@ -5,8 +5,8 @@
 
 use anyhow::{Context, bail};
 
-use crate::dynamodb;
 use crate::project_root;
+use crate::{backends, dynamodb, infra};
 
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let quick = match args.as_slice() {
@@ -20,10 +20,15 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         .run()
         .context("the release build failed")?;
     let jar = dynamodb::ensure_jar()?;
+    // The trace gateway's figures run the real collector in front of moto's CloudWatch.
+    let binaries = backends::ensure()?;
+    let moto = infra::python_tools()?.join("moto_server");
     let bench = project_root().join("target/release/cuddlekube-bench");
     let quick = quick.then_some("--quick");
     xshell::cmd!(sh, "{bench} {quick...}")
         .env(dynamodb_local::JAR_DIR_VAR, jar)
+        .envs(binaries.env())
+        .env("MOTO_SERVER", moto)
         .run()
         .context("the bench failed")?;
     Ok(())
