@@ -16,6 +16,8 @@ use prost::Message as _;
 use serde::Serialize;
 use stack_tests::trace_tier::{Sampling, TraceTier};
 
+use crate::cpu::process_ticks;
+
 /// Spans per second sent (a busy environment: ~200 requests/s of 5 spans).
 const RATE: u64 = 1_000;
 const SPANS_PER_TRACE: u64 = 5;
@@ -69,8 +71,8 @@ pub async fn measure(steady: Duration) -> Result<GatewayCost, String> {
                 Instant::now(),
                 sent,
                 [
-                    cpu_ticks(gateway.collector.pid())?,
-                    cpu_ticks(sidecar.pid())?,
+                    process_ticks(gateway.collector.pid())?,
+                    process_ticks(sidecar.pid())?,
                 ],
             ));
         }
@@ -91,7 +93,7 @@ pub async fn measure(steady: Duration) -> Result<GatewayCost, String> {
     let seconds = from.elapsed().as_secs_f64();
     let ticks_per_s = procfs::ticks_per_second() as f64;
     let cpu_ms_per_s = |pid: u32, before: u64| -> Result<f64, String> {
-        Ok((cpu_ticks(pid)? - before) as f64 / ticks_per_s * 1000.0 / seconds)
+        Ok((process_ticks(pid)? - before) as f64 / ticks_per_s * 1000.0 / seconds)
     };
     let gateway_cpu_ms_per_s = cpu_ms_per_s(gateway.collector.pid(), ticks_before[0])?;
     let sidecar_cpu_ms_per_s = cpu_ms_per_s(sidecar.pid(), ticks_before[1])?;
@@ -129,16 +131,6 @@ pub async fn measure(steady: Duration) -> Result<GatewayCost, String> {
         delay_p50_s: quantile(0.5),
         delay_p99_s: quantile(0.99),
     })
-}
-
-/// user + system time of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64, String> {
-    let stat = i32::try_from(pid)
-        .ok()
-        .and_then(|pid| procfs::process::Process::new(pid).ok())
-        .and_then(|process| process.stat().ok())
-        .ok_or_else(|| format!("no /proc/{pid}/stat"))?;
-    Ok(stat.utime + stat.stime)
 }
 
 /// `count` traces shaped like a listing's (the website's request, its call, the API's

@@ -3,6 +3,7 @@
 //! Every speed figure is a ratio of medians over interleaved rounds; the footprint
 //! section reports sizes as measured. Writes `target/bench/latest.{json,md}`.
 
+mod cpu;
 mod gateway;
 mod report;
 mod rounds;
@@ -19,6 +20,7 @@ use domain::{Resident, ResidentId, Timestamp};
 use serde_json::json;
 use store::{DynamoStore, ResidentReader as _, TableName};
 
+use crate::cpu::CpuTarget;
 use crate::report::Results;
 use crate::rounds::{Rounds, measure};
 use crate::stack::{Running, dynamodb, otlp_sink};
@@ -185,6 +187,33 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
             .hops
             .push(measure(&http, &hops, workers, rounds).await);
     }
+
+    eprintln!("bench: CPU per request");
+    let serving = |service: &Running| vec![(service.name.clone(), service.pid())];
+    results.cpu = cpu::measure(
+        &http,
+        &[
+            CpuTarget {
+                target: get("server-listing GET /health", listing.url("/health")),
+                processes: serving(&listing),
+            },
+            CpuTarget {
+                target: get("server-listing GET /v1/servers", listing.url("/v1/servers")),
+                processes: serving(&listing),
+            },
+            CpuTarget {
+                target: get("website GET /health", website.url("/health")),
+                processes: serving(&website),
+            },
+            CpuTarget {
+                target: get("website GET /residents", website.url("/residents")),
+                processes: [serving(&website), serving(&listing)].concat(),
+            },
+        ],
+        8,
+        rounds,
+    )
+    .await?;
 
     eprintln!("bench: writes vs the floor");
     let admission = json!({"name": "Bench Resident", "type": "m5.large", "os": "linux",

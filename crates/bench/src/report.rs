@@ -24,6 +24,8 @@ pub struct Results {
     pub listing: Vec<Measured>,
     /// At 1 and at 8 workers: DynamoDB Query, server-listing, website.
     pub hops: Vec<Vec<Measured>>,
+    /// CPU per request in each serving process, beside its no-work route.
+    pub cpu: Vec<crate::cpu::CpuCost>,
     pub admissions: Vec<Measured>,
     pub feeds: Vec<Measured>,
     pub telemetry: Vec<Measured>,
@@ -48,6 +50,7 @@ impl Results {
             round_seconds: rounds.length.as_secs_f64(),
             listing: Vec::new(),
             hops: Vec::new(),
+            cpu: Vec::new(),
             admissions: Vec::new(),
             feeds: Vec::new(),
             telemetry: Vec::new(),
@@ -105,6 +108,30 @@ impl Results {
                     hop.label,
                     spread(&hop.p50_ms),
                     spread(&hop.rps)
+                );
+            }
+        }
+        if !self.cpu.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n### CPU per request (8 workers; user + system time of each serving process \
+                 ÷ answers)\n\n| request | process | CPU µs per request | ÷ its /health |\n|---|---|---|---|"
+            );
+            for cost in &self.cpu {
+                let floor = self
+                    .cpu
+                    .iter()
+                    .find(|c| c.process == cost.process && c.label.ends_with("GET /health"));
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    cost.label,
+                    cost.process,
+                    spread(&cost.us_per_request),
+                    floor.map_or("—".to_owned(), |f| format!(
+                        "×{:.1}",
+                        ratio(cost.us_per_request.median, f.us_per_request.median)
+                    ))
                 );
             }
         }

@@ -40,7 +40,7 @@ pub struct Spread {
 }
 
 impl Spread {
-    fn of(mut values: Vec<f64>) -> Self {
+    pub fn of(mut values: Vec<f64>) -> Self {
         values.sort_by(f64::total_cmp);
         let median = match values.len() {
             0 => f64::NAN,
@@ -86,7 +86,7 @@ pub async fn measure(
 }
 
 /// One round: (requests/s, p50 ms, p99 ms, errors).
-async fn run(
+pub async fn run(
     client: &reqwest::Client,
     target: &Target,
     workers: usize,
