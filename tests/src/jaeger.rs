@@ -1,14 +1,19 @@
 //! The real local trace path, as a user's screen shows it: the services export to the
 //! OpenTelemetry Collector (built from upstream, running the repo's
 //! `docker/otel-collector.yaml`), which sends on to Jaeger; a test reads a trace back
-//! through Jaeger's own query API. One collector and one Jaeger per test, on free ports.
+//! through Jaeger's own query API. One collector and one Jaeger per test, on free ports;
+//! with [`TracePath::start_with_alerts`], Prometheus too, scraping the collector and
+//! evaluating the local alert rules.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
-use telemetry_backends::{Binaries, COLLECTOR_BIN_VAR, JAEGER_BIN_VAR, LocalTraces, TraceSpan};
+use telemetry_backends::{
+    Binaries, COLLECTOR_BIN_VAR, JAEGER_BIN_VAR, LocalTelemetry, MetricsQuery, SloParameters,
+    TraceSpan,
+};
 
 use crate::otlp::{ReceivedEvent, ReceivedSpan};
 
@@ -18,12 +23,34 @@ const ARRIVAL_LIMIT: Duration = Duration::from_secs(30);
 /// A collector in front of a Jaeger; both stopped when dropped.
 #[derive(Debug)]
 pub struct TracePath {
-    traces: LocalTraces,
+    traces: LocalTelemetry,
     logs: PathBuf,
 }
 
 impl TracePath {
     pub async fn start() -> Self {
+        Self::start_then(|_, _| Ok(())).await
+    }
+
+    /// [`start`](Self::start), and Prometheus alerting by the repo's rules at
+    /// `time_scale` ([`telemetry_backends::DEMO_TIME_SCALE`] for a test that waits for
+    /// an alert).
+    pub async fn start_with_alerts(time_scale: u32) -> Self {
+        let binary = telemetry_backends::find_prometheus().unwrap_or_else(|e| panic!("{e}"));
+        let rules = SloParameters::from_repository(&repository())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .rules(time_scale);
+        Self::start_then(move |traces, logs| {
+            let port = telemetry_backends::Ports::free()?.query;
+            traces.start_prometheus(&binary, &rules, port, &logs.join("prometheus"), logs)
+        })
+        .await
+    }
+
+    /// Starts the collector and Jaeger, then `then` on them (in a blocking task).
+    async fn start_then(
+        then: impl FnOnce(&mut LocalTelemetry, &std::path::Path) -> std::io::Result<()> + Send + 'static,
+    ) -> Self {
         let binaries = Binaries::from_env().unwrap_or_else(|| {
             panic!(
                 "{JAEGER_BIN_VAR} and {COLLECTOR_BIN_VAR} are unset: run the tests with \
@@ -31,15 +58,25 @@ impl TracePath {
             )
         });
         let logs = crate::temp_dir("trace-path");
-        let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         let dir = logs.clone();
         let traces = tokio::task::spawn_blocking(move || {
-            LocalTraces::start_on_free_ports(&binaries, &root, &dir)
+            let mut traces = LocalTelemetry::start_on_free_ports(&binaries, &repository(), &dir)?;
+            then(&mut traces, &dir)?;
+            Ok::<_, std::io::Error>(traces)
         })
         .await
         .expect("the start did not panic")
-        .unwrap_or_else(|e| panic!("the collector and Jaeger: {e} (logs in {})", logs.display()));
+        .unwrap_or_else(|e| panic!("the local telemetry: {e} (logs in {})", logs.display()));
         Self { traces, logs }
+    }
+
+    /// The Prometheus of [`start_with_alerts`](Self::start_with_alerts).
+    pub fn metrics(&self) -> MetricsQuery {
+        MetricsQuery::new(
+            self.traces
+                .prometheus_url()
+                .expect("started with start_with_alerts"),
+        )
     }
 
     /// `OTEL_*` for services that should export here, with the batch delays shortened so
@@ -134,6 +171,10 @@ fn received(span: TraceSpan) -> ReceivedSpan {
         raw,
         resource,
     }
+}
+
+fn repository() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 fn bytes(hex: &str) -> Vec<u8> {

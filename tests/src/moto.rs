@@ -15,8 +15,8 @@ use crate::sigv4::Signer;
 /// Where `moto_server` is: `MOTO_SERVER`, or the first on `PATH`.
 fn moto_server() -> PathBuf {
     const HOW: &str = "moto_server not found: set MOTO_SERVER to it, e.g. after \
-        `python3 -m venv target/ci-venv && target/ci-venv/bin/pip install -r infra/requirements.txt` \
-        MOTO_SERVER=$PWD/target/ci-venv/bin/moto_server";
+        `python3 -m venv target/moto-venv && target/moto-venv/bin/pip install -r tests/moto-requirements.txt` \
+        MOTO_SERVER=$PWD/target/moto-venv/bin/moto_server (as `cargo xtask test` does)";
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         let path = PathBuf::from(path);
         assert!(path.is_file(), "{HOW} (MOTO_SERVER={})", path.display());

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use loadgen::traffic::{self, Plan};
+use loadgen::traffic::{Plan, Report};
 use loadgen::visitors::Visitors;
 use stack_tests::Service;
 use stack_tests::emf::wait_for_emf;
@@ -359,21 +359,14 @@ async fn any_resident(stack: &Stack) -> String {
 
 /// Two visitors walking the site for 20 s while listing errors, then DynamoDB throttling,
 /// come and go.
-async fn visitor_load(stack: &Stack) -> traffic::Report {
+async fn visitor_load(stack: &Stack) -> Report {
     let visitors = Visitors::new(&stack.website.url("")).expect("visitors");
     let plan = Plan {
         workers: 2,
         duration: Duration::from_secs(20),
         rate: None,
     };
-    let walks = traffic::run(
-        plan,
-        move |visitor, walk| {
-            let visitors = visitors.clone();
-            async move { visitors.walk(visitor, walk).await }
-        },
-        None,
-    );
+    let walks = visitors.walk_by(plan, None);
     let faults = async {
         for args in [
             &["on", "listing-errors", "--rate", "0.5"][..],

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use loadgen::traffic::{self, Plan};
+use loadgen::traffic::Plan;
 use loadgen::visitors::Visitors;
 use stack_tests::otlp::OtlpReceiver;
 use stack_tests::stack::Stack;
@@ -22,15 +22,7 @@ async fn visitors_walk_every_page_and_their_feedings_and_admissions_land() {
         rate: None,
     };
 
-    let report = traffic::run(
-        plan,
-        move |visitor, walk| {
-            let visitors = visitors.clone();
-            async move { visitors.walk(visitor, walk).await }
-        },
-        None,
-    )
-    .await;
+    let report = visitors.walk_by(plan, None).await;
 
     for label in [
         "GET /",

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use loadgen::traffic::{self, Plan, Report};
+use loadgen::traffic::{Plan, Report};
 use loadgen::visitors::Visitors;
 
 /// Visitors walking a Cuddle Kube site for a while, then a summary per page. Each walk:
@@ -90,15 +90,7 @@ async fn main() -> ExitCode {
             report.total() as f64 / report.elapsed.as_secs_f64().max(0.001)
         );
     };
-    let report = traffic::run(
-        plan,
-        move |visitor, walk| {
-            let visitors = visitors.clone();
-            async move { visitors.walk(visitor, walk).await }
-        },
-        Some(&progress),
-    )
-    .await;
+    let report = visitors.walk_by(plan, Some(&progress)).await;
     println!("{}", report.summary());
     if report.total() == 0 {
         eprintln!("cuddlekube-loadgen: no request was answered");

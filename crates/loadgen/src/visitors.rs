@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::traffic::{Sample, timed};
+use crate::traffic::{self, Plan, Report, Sample, timed};
 
 /// One visitor's steps against the site at `base` (`http://127.0.0.1:8080`).
 #[derive(Debug, Clone)]
@@ -50,6 +50,17 @@ impl Visitors {
                 hidden: regex(r#"<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)""#),
             }),
         })
+    }
+
+    /// Walks the site by `plan`, each worker a visitor: `cuddlekube-loadgen`'s load, the
+    /// game day's and the tests'. `progress` as in [`traffic::run`].
+    pub async fn walk_by(&self, plan: Plan, progress: Option<&(dyn Fn(&Report) + Sync)>) -> Report {
+        let visitors = self.clone();
+        let step = move |visitor, walk| {
+            let visitors = visitors.clone();
+            async move { visitors.walk(visitor, walk).await }
+        };
+        traffic::run(plan, step, progress).await
     }
 
     /// One walk; every `admit_every`th walk also sends the admission form (every other

@@ -1,4 +1,5 @@
-//! The collector in front of Jaeger, as processes on loopback.
+//! The collector in front of Jaeger and, where it is installed, Prometheus scraping the
+//! collector: processes on loopback.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,14 +35,17 @@ impl Ports {
     }
 }
 
-/// A running collector and Jaeger; both stopped when dropped.
+/// A running collector and Jaeger, and Prometheus once started; all stopped when dropped.
 #[derive(Debug)]
-pub struct LocalTraces {
+pub struct LocalTelemetry {
     processes: Vec<(&'static str, Child)>,
     ports: Ports,
+    /// Where the collector serves the metrics it received, for Prometheus to scrape.
+    metrics_endpoint: String,
+    prometheus_url: Option<String>,
 }
 
-impl LocalTraces {
+impl LocalTelemetry {
     /// Starts Jaeger, then the collector exporting to it, each writing its output to a
     /// file in `logs`, and waits until both report healthy.
     pub fn start(
@@ -57,11 +61,13 @@ impl LocalTraces {
         let mut traces = Self {
             processes: Vec::new(),
             ports,
+            metrics_endpoint: loopback(free_port()?),
+            prometheus_url: None,
         };
         traces.spawn(
             "jaeger",
             &binaries.jaeger,
-            &root.join(JAEGER_CONFIG),
+            &[config_arg(&root.join(JAEGER_CONFIG))],
             &[
                 ("JAEGER_OTLP_GRPC_ENDPOINT", loopback(jaeger_otlp)),
                 ("JAEGER_QUERY_ENDPOINT", loopback(ports.query)),
@@ -73,9 +79,13 @@ impl LocalTraces {
         traces.spawn(
             "otel-collector",
             &binaries.collector,
-            &root.join(COLLECTOR_CONFIG),
+            &[config_arg(&root.join(COLLECTOR_CONFIG))],
             &[
                 ("OTLP_HTTP_ENDPOINT", loopback(ports.otlp_http)),
+                (
+                    "PROMETHEUS_EXPORTER_ENDPOINT",
+                    traces.metrics_endpoint.clone(),
+                ),
                 ("OTLP_GRPC_ENDPOINT", loopback(free_port()?)),
                 ("JAEGER_OTLP_ENDPOINT", loopback(jaeger_otlp)),
                 ("COLLECTOR_HEALTH_ENDPOINT", loopback(collector_health)),
@@ -112,6 +122,79 @@ impl LocalTraces {
         }
     }
 
+    /// Starts Prometheus (`binary`, Debian's 2.42 or any 2.x with native histograms)
+    /// scraping the collector every [`SCRAPE_INTERVAL`] and evaluating `rules` (a rules
+    /// file's text, [`crate::SloParameters::rules`]), its data in `data`, the web UI and
+    /// API on `port`; waits until it is ready.
+    pub fn start_prometheus(
+        &mut self,
+        binary: &Path,
+        rules: &str,
+        port: u16,
+        data: &Path,
+        logs: &Path,
+    ) -> std::io::Result<()> {
+        let _ = std::fs::remove_dir_all(data);
+        std::fs::create_dir_all(data)?;
+        let rules_file = data.join("rules.yaml");
+        std::fs::write(&rules_file, rules)?;
+        let config = data.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "# Written by crates/telemetry-backends (run.rs) for this run.\n\
+                 global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  evaluation_interval: {SCRAPE_INTERVAL}\n\
+                 rule_files: [{rules}]\n\
+                 scrape_configs:\n  - job_name: otel-collector\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                rules = rules_file.display(),
+                target = self.metrics_endpoint,
+            ),
+        )?;
+        let address = format!("127.0.0.1:{port}");
+        let flag = |name: &str, value: &dyn std::fmt::Display| format!("--{name}={value}");
+        self.spawn(
+            "prometheus",
+            binary,
+            &[
+                flag("config.file", &config.display()),
+                flag("storage.tsdb.path", &data.join("tsdb").display()),
+                flag("web.listen-address", &address),
+                // The services' histograms are exponential; the collector serves them as
+                // native histograms, which Prometheus 2.x ingests only with this.
+                flag("enable-feature", &"native-histograms"),
+            ],
+            &[],
+            logs,
+        )?;
+        let url = format!("http://{address}");
+        self.wait_until_healthy(&[("prometheus", format!("{url}/-/ready"))])?;
+        self.prometheus_url = Some(url);
+        Ok(())
+    }
+
+    /// Prometheus' API, once started.
+    pub fn prometheus_url(&self) -> Option<&str> {
+        self.prometheus_url.as_deref()
+    }
+
+    /// A page of Prometheus' web UI (`graph`, `alerts`), once started: Debian's build
+    /// serves the classic UI under `/classic/` (its `/graph` only redirects there); an
+    /// upstream build serves its own at `/`.
+    pub fn prometheus_page(&self, page: &str) -> Option<String> {
+        let url = self.prometheus_url.as_deref()?;
+        let classic = format!("{url}/classic/{page}");
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(2)))
+            .max_redirects(0)
+            .build()
+            .new_agent();
+        Some(if agent.get(&classic).call().is_ok() {
+            classic
+        } else {
+            format!("{url}/{page}")
+        })
+    }
+
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` for the services.
     pub fn otlp_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports.otlp_http)
@@ -138,14 +221,13 @@ impl LocalTraces {
         &mut self,
         name: &'static str,
         binary: &Path,
-        config: &Path,
+        args: &[String],
         env: &[(&str, String)],
         logs: &Path,
     ) -> std::io::Result<()> {
         let log = std::fs::File::create(log_file(logs, name))?;
         let child = Command::new(binary)
-            .arg("--config")
-            .arg(config)
+            .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -184,7 +266,7 @@ impl LocalTraces {
     }
 }
 
-impl Drop for LocalTraces {
+impl Drop for LocalTelemetry {
     /// SIGTERM (the collector flushes what it holds), then a kill after 10 s.
     fn drop(&mut self) {
         for (_, child) in self.processes.iter().rev() {
@@ -203,10 +285,39 @@ impl Drop for LocalTraces {
     }
 }
 
-/// Where a process of [`LocalTraces`] writes its output.
+/// Where a process of [`LocalTelemetry`] writes its output.
 pub fn log_file(logs: &Path, name: &str) -> PathBuf {
     logs.join(format!("{name}.log"))
 }
+
+fn config_arg(config: &Path) -> String {
+    format!("--config={}", config.display())
+}
+
+/// How often Prometheus scrapes the collector and evaluates the rules: often enough for
+/// the shortest window of the demo time scale ([`crate::DEMO_TIME_SCALE`]) to hold a few
+/// samples.
+pub const SCRAPE_INTERVAL: &str = "2s";
+
+/// Prometheus: `PROMETHEUS_BIN`, else `prometheus` on `PATH` (Debian's package).
+pub fn find_prometheus() -> Result<PathBuf, String> {
+    if let Some(binary) = std::env::var_os(PROMETHEUS_BIN_VAR) {
+        return Ok(binary.into());
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("prometheus"))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            "Prometheus is not installed: `apt-get install prometheus` (Debian's 2.42, with \
+             promtool), or name a binary in PROMETHEUS_BIN"
+                .to_owned()
+        })
+}
+
+/// Where a Prometheus binary can be named.
+pub const PROMETHEUS_BIN_VAR: &str = "PROMETHEUS_BIN";
 
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?

@@ -3,7 +3,8 @@
 //! through `AWS_CA_BUNDLE`, so `missing-ca-certificates` fails a real handshake), the
 //! table created and seeded by `cuddlekube-admin init`, the three services, each on a
 //! fixed local port, and — where Go can build them (`backends.rs`) — the collector and
-//! Jaeger they export to; Ctrl-C (or SIGTERM) stops every process it started. Each
+//! Jaeger they export to, with Prometheus (Debian's package, where installed) scraping the
+//! collector and alerting on the SLOs at a demo time scale; Ctrl-C (or SIGTERM) stops every process it started. Each
 //! service's output is shown and kept in `target/dev/logs/`, where `cargo xtask trace`
 //! finds a reference's log lines.
 //!
@@ -24,7 +25,7 @@ use nix::unistd::Pid;
 use crate::dynamodb;
 use crate::project_root;
 use crate::test::LOCAL_AWS_ENV;
-use crate::{backends, trace};
+use crate::{backends, status, trace};
 
 const WEBSITE_PORT: u16 = 8080;
 const SERVER_LISTING_PORT: u16 = 8081;
@@ -32,6 +33,11 @@ const REGISTER_PORT: u16 = 8082;
 /// The collector's OTLP/HTTP port and Jaeger's query port, the usual ones.
 const COLLECTOR_PORT: u16 = 4318;
 const JAEGER_PORT: u16 = 16686;
+/// Prometheus' usual port: its web UI, alerts page and API (`cargo xtask status`).
+const PROMETHEUS_PORT: u16 = 9090;
+/// How often a service exports its metrics: an alert or `cargo xtask status` is at most
+/// this far behind the requests (the SDK's default is a minute).
+const METRIC_EXPORT_INTERVAL_MS: &str = "1000";
 /// How soon a service exports a finished span: the trace a 503 page quotes is in Jaeger
 /// by the time a person has copied the reference (the SDK's default is 5 s).
 const SPAN_EXPORT_DELAY_MS: &str = "500";
@@ -81,6 +87,7 @@ pub fn run() -> anyhow::Result<()> {
         REGISTER_PORT,
         COLLECTOR_PORT,
         JAEGER_PORT,
+        PROMETHEUS_PORT,
     ] {
         TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("port {port} is in use; stop what holds it and retry"))?;
@@ -103,7 +110,7 @@ pub fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(logs_dir())?;
     let mut traces = match &backends {
         Some(binaries) => Some(
-            telemetry_backends::LocalTraces::start(
+            telemetry_backends::LocalTelemetry::start(
                 binaries,
                 &project_root(),
                 telemetry_backends::Ports {
@@ -114,6 +121,10 @@ pub fn run() -> anyhow::Result<()> {
             )
             .context("start the collector and Jaeger")?,
         ),
+        None => None,
+    };
+    let metrics = match traces.as_mut() {
+        Some(telemetry) => start_prometheus(telemetry)?,
         None => None,
     };
 
@@ -157,6 +168,17 @@ pub fn run() -> anyhow::Result<()> {
                 .iter()
                 .map(|traces| (trace::JAEGER_VAR, traces.query_url())),
         )
+        .chain(traces.iter().flat_map(|traces| {
+            [
+                (
+                    status::PROMETHEUS_VAR,
+                    traces.prometheus_url().map(str::to_owned),
+                ),
+                (status::ALERTS_PAGE_VAR, traces.prometheus_page("alerts")),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+        }))
         .collect();
     write_admin_env(&aws)?;
 
@@ -192,6 +214,7 @@ pub fn run() -> anyhow::Result<()> {
             command
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", traces.otlp_endpoint())
                 .env("OTEL_BSP_SCHEDULE_DELAY", SPAN_EXPORT_DELAY_MS)
+                .env("OTEL_METRIC_EXPORT_INTERVAL", METRIC_EXPORT_INTERVAL_MS)
                 // The 503 page tells where its reference leads (the website's setting).
                 .env("TRACE_LOOKUP", "cargo xtask trace {trace_id}");
         }
@@ -226,11 +249,30 @@ pub fn run() -> anyhow::Result<()> {
         }
         None => println!("  traces           none: install Go 1.26+ and run dev again"),
     }
+    let page = |name| traces.as_ref().and_then(|t| t.prometheus_page(name));
+    match (page("graph"), page("alerts"), &metrics) {
+        (Some(graph), Some(alerts), Some(windows)) => {
+            println!("  metrics          {graph}   (Prometheus)");
+            println!("  alerts           {alerts}   ({windows})");
+            println!(
+                "  status           cargo xtask status   (requests/s, errors, p50/p99 per route; DynamoDB; alerts firing)"
+            );
+        }
+        _ if traces.is_some() => {
+            println!("  metrics          none: `apt-get install prometheus`, then run dev again")
+        }
+        _ => {}
+    }
     println!("  service logs     target/dev/logs/   (also shown here)");
     println!(
         "  faults           cargo xtask admin faults on missing-ca-certificates   (then: faults off --all)"
     );
     println!("  visitors         cargo xtask load");
+    if metrics.is_some() {
+        println!(
+            "  game day         cargo xtask gameday   (a fault drawn at random: find it from the alerts)"
+        );
+    }
     println!("{PRESS_CTRL_C}");
 
     loop {
@@ -256,6 +298,33 @@ pub fn run() -> anyhow::Result<()> {
     let _ = std::fs::remove_file(dev_dir().join("env"));
     println!("stopped.");
     Ok(())
+}
+
+/// Prometheus on [`PROMETHEUS_PORT`], alerting at the demo time scale; without it
+/// installed, one line saying so. Returns the alert windows, to show.
+fn start_prometheus(
+    telemetry: &mut telemetry_backends::LocalTelemetry,
+) -> anyhow::Result<Option<String>> {
+    let binary = match telemetry_backends::find_prometheus() {
+        Ok(binary) => binary,
+        Err(missing) => {
+            eprintln!("xtask dev: no metrics or alerts this time: {missing}");
+            return Ok(None);
+        }
+    };
+    let slo = telemetry_backends::SloParameters::from_repository(&project_root())
+        .map_err(anyhow::Error::msg)?;
+    let scale = telemetry_backends::DEMO_TIME_SCALE;
+    telemetry
+        .start_prometheus(
+            &binary,
+            &slo.rules(scale),
+            PROMETHEUS_PORT,
+            &dev_dir().join("prometheus"),
+            &logs_dir(),
+        )
+        .context("start Prometheus")?;
+    Ok(Some(slo.describe(scale)))
 }
 
 /// `target/dev/env`: the running stack's environment, one `NAME=value` a line.

@@ -12,8 +12,13 @@
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
 //! - `cargo xtask admin ARGS`: `cuddlekube-admin` against the stack `dev` runs.
+//! - `cargo xtask gameday [ARGS]`: a game day on the stack `dev` runs; see `gameday.rs`.
 //! - `cargo xtask trace REFERENCE`: a trace of the stack `dev` runs, read from its Jaeger;
 //!   see `trace.rs`.
+//! - `cargo xtask status [--watch]`: RED per route, DynamoDB and the alerts of the stack
+//!   `dev` runs, from its Prometheus; see `status.rs`.
+//! - `cargo xtask alert-rules`: write `docker/prometheus/rules.yaml` from
+//!   `infra/monitoring.yaml` (the crate `telemetry-backends`, `alert_rules.rs`).
 //! - `cargo xtask backends`: build Jaeger and the collector now; see `backends.rs`.
 //! - `cargo xtask dynamodb-local`: DynamoDB Local in the foreground; see `dynamodb.rs`.
 //!
@@ -27,9 +32,11 @@ mod containers;
 mod dev;
 mod dev_check;
 mod dynamodb;
+mod gameday;
 mod http;
 mod infra;
 mod load;
+mod status;
 mod test;
 mod trace;
 
@@ -46,7 +53,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.collect()),
         Some("load") => load::run(args.collect()),
         Some("admin") => dev::admin(args.collect()),
+        Some("gameday") => gameday::run(args.collect()),
         Some("trace") => trace::run(args.collect()),
+        Some("status") => status::run(args.collect()),
+        Some("alert-rules") => alert_rules(),
         Some("backends") => backends::run(),
         Some("dynamodb-local") => dynamodb::serve_forever(),
         _ => {
@@ -61,7 +71,10 @@ fn main() -> ExitCode {
                  bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
                  load [OPTIONS]    visitors walking the site (`--target URL --rate N --duration D`)\n  \
                  admin ARGS        cuddlekube-admin against the stack `dev` runs (e.g. `faults list`)\n  \
+                 gameday [ARGS]    a game day on the stack `dev` runs: find what is wrong (then `gameday answer ...`)\n  \
                  trace REFERENCE   a trace of the stack `dev` runs: span tree, culprit, log lines\n  \
+                 status [--watch]  the stack `dev` runs: requests, errors, latency per route; DynamoDB; alerts\n  \
+                 alert-rules       write docker/prometheus/rules.yaml from infra/monitoring.yaml\n  \
                  backends          build Jaeger and the collector from upstream (once; cached)\n  \
                  dynamodb-local    run DynamoDB Local in the foreground (prints its endpoint)"
             );
@@ -75,6 +88,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask alert-rules`: the compose stack's Prometheus rules, regenerated from the
+/// monitoring template (real time scale).
+fn alert_rules() -> anyhow::Result<()> {
+    use telemetry_backends::alert_rules::COMPOSE_RULES;
+    let slo = telemetry_backends::SloParameters::from_repository(&project_root())
+        .map_err(anyhow::Error::msg)?;
+    let path = project_root().join(COMPOSE_RULES);
+    std::fs::create_dir_all(path.parent().expect("a folder"))?;
+    std::fs::write(&path, slo.rules(1))?;
+    println!("wrote {COMPOSE_RULES} ({})", slo.describe(1));
+    Ok(())
 }
 
 /// A loopback port nobody listens on now: the one the tests' DynamoDB Local uses too.

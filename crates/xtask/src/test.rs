@@ -1,9 +1,11 @@
 //! `cargo xtask test`: the whole test suite against one DynamoDB Local.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 use xshell::cmd;
 
-use crate::{backends, dynamodb, infra};
+use crate::{backends, dynamodb};
 
 /// Credentials and region DynamoDB Local accepts; they are not secrets.
 pub const LOCAL_AWS_ENV: [(&str, &str); 3] = [
@@ -24,11 +26,10 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
         .run()
         .context("the binaries do not build")?;
     // The trace-based tests read Jaeger fed by the real collector; the collector test
-    // runs the AWS config against moto's CloudWatch Logs.
+    // runs the AWS config against moto's CloudWatch Logs, the game day test reads moto's
+    // CloudWatch alarms.
     let binaries = backends::ensure()?;
-    let moto = infra::python_tools()
-        .context("the Python tools (moto, for the collector test)")?
-        .join("moto_server");
+    let moto = moto_server().context("moto, for the collector and game day tests")?;
     let jar_dir = dynamodb::ensure_jar()?;
     let local = dynamodb::start()?;
     eprintln!("xtask: DynamoDB Local is serving on {}", local.endpoint());
@@ -49,4 +50,21 @@ pub fn run(extra: Vec<String>) -> anyhow::Result<()> {
     tests.context("tests failed")?;
     eprintln!("xtask: all tests passed");
     Ok(())
+}
+
+/// `moto_server` in `target/moto-venv`, installed from `tests/moto-requirements.txt` (see
+/// there why not from infra/requirements.txt).
+fn moto_server() -> anyhow::Result<PathBuf> {
+    let sh = crate::root_shell()?;
+    let venv = crate::project_root().join("target/moto-venv");
+    let pip = venv.join("bin/pip");
+    if !pip.is_file() {
+        cmd!(sh, "python3 -m venv {venv}").run()?;
+    }
+    cmd!(
+        sh,
+        "{pip} install --quiet --disable-pip-version-check -r tests/moto-requirements.txt"
+    )
+    .run()?;
+    Ok(venv.join("bin/moto_server"))
 }

@@ -1,6 +1,7 @@
 //! Step 4, compose: the smoke run's steps on the stack (see `stack.rs`), and what they
 //! check through it: the listing, a registration through the API, the website's pages
-//! and form, and the form's admission as one trace in Jaeger.
+//! and form, the form's admission as one trace in Jaeger, and the services' metrics and
+//! the alert rules in Prometheus.
 
 use std::time::Duration;
 
@@ -10,14 +11,18 @@ use telemetry_backends::{JaegerQuery, TraceSpan};
 use super::images::{check_health, check_ready};
 use super::stack::ComposeStack;
 use super::summary::Summary;
-use super::{Ctx, SEED_COUNT};
+use super::{Ctx, SEED_COUNT, START_LIMIT};
 use crate::http::{HttpResponse, html_text, http_get, http_request};
+use crate::project_root;
 
 /// Every service sees a fault switched within 5 s (it polls every 2 s); a generous bound.
 const FAULT_LIMIT: Duration = Duration::from_secs(30);
 /// The services' SDKs export finished spans every few seconds and the collector sends
 /// them on at once; a generous bound for the whole trace to be in Jaeger.
 const TRACE_LIMIT: Duration = Duration::from_secs(60);
+/// A request reaches Prometheus within about 10 s (the services export every 5 s in
+/// compose, Prometheus scrapes every 5 s); a generous bound.
+const METRICS_LIMIT: Duration = Duration::from_secs(60);
 /// OTLP's span kinds.
 const SERVER: i64 = 2;
 const CLIENT: i64 = 3;
@@ -34,7 +39,7 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
     // The `X-Amzn-Trace-Id` of the website's answer to the form's admission.
     let admission_trace = std::cell::RefCell::new(String::new());
     // Each step builds on the one before: after a failure the rest are skipped.
-    let steps: [(&str, &dyn Fn() -> anyhow::Result<()>); 14] = [
+    let steps: [(&str, &dyn Fn() -> anyhow::Result<()>); 15] = [
         ("compose: up", &|| stack.up()),
         ("compose: table created and seeded (12)", &|| {
             expect_listing(&stack, SEED_COUNT, &[])
@@ -65,6 +70,11 @@ pub(super) fn compose_checks(ctx: &Ctx, summary: &mut Summary) {
         (
             "compose: the form's admission is one trace in Jaeger (website, register, DynamoDB.PutItem)",
             &|| admission_in_jaeger(ctx, &stack, &admission_trace.borrow()),
+        ),
+        // After the steps above, every service has answered requests.
+        (
+            "compose: prometheus ready, scrapes the collector, has each service's requests and the rules",
+            &|| metrics_in_prometheus(ctx, &stack),
         ),
         (
             "compose: missing-ca-certificates fails register's TLS handshake; off recovers",
@@ -202,6 +212,178 @@ fn admission_in_jaeger(
         println!("  {:<15} {kind:<8} {}", span.service, span.name);
     }
     Ok(())
+}
+
+/// Prometheus through its published port: ready (and so is its compose healthcheck);
+/// the scrape of the collector's exporter up; every service's requests in
+/// `http_server_requests_total` by `service_name`, and their latency as native histograms;
+/// the alert rules loaded, as many as docker/prometheus/rules.yaml declares.
+fn metrics_in_prometheus(ctx: &Ctx, stack: &ComposeStack<'_>) -> anyhow::Result<()> {
+    let port = stack.port("prometheus");
+    let ready = ctx.wait_for("prometheus /-/ready", START_LIMIT, || {
+        match http_get(port, "/-/ready") {
+            Ok(answer) if answer.status == 200 => Ok(()),
+            Ok(answer) => Err(format!(
+                "/-/ready answered {}: {}",
+                answer.status,
+                answer.body.trim()
+            )),
+            Err(err) => Err(format!("{err:#}")),
+        }
+    });
+    if let Err(err) = ready {
+        let logs = stack.logs("prometheus", 20).unwrap_or_default();
+        bail!("{err:#}; its last lines:\n{}", logs.trim());
+    }
+    stack.healthcheck("prometheus")?;
+
+    let up = r#"up{job="otel-collector"}"#;
+    ctx.wait_for(
+        &format!("{up} == 1"),
+        METRICS_LIMIT,
+        || match prometheus_query(port, up)?.as_slice() {
+            [sample] if sample.value == "1" => Ok(()),
+            samples => Err(format!("{up} is {}", describe(samples))),
+        },
+    )?;
+    let requests = "sum by (service_name) (http_server_requests_total)";
+    let by_service = ctx.wait_for(
+        "every service's requests in Prometheus",
+        METRICS_LIMIT,
+        || {
+            let samples = prometheus_query(port, requests)?;
+            let missing: Vec<&str> = super::SERVICES
+                .into_iter()
+                .filter(|service| {
+                    !samples.iter().any(|sample| {
+                        sample
+                            .labels
+                            .get("service_name")
+                            .and_then(|name| name.as_str())
+                            == Some(*service)
+                    })
+                })
+                .collect();
+            match missing[..] {
+                [] => Ok(describe(&samples)),
+                _ => Err(format!(
+                    "no requests of {missing:?}; {requests} is {}",
+                    describe(&samples)
+                )),
+            }
+        },
+    )?;
+    let latency = "http_server_request_duration_seconds";
+    let histograms = prometheus_query(port, latency).map_err(anyhow::Error::msg)?;
+    ensure!(
+        !histograms.is_empty() && histograms.iter().all(|s| s.value == "native histogram"),
+        "{latency} is {} (native histograms were expected: is \
+         --enable-feature=native-histograms on?)",
+        describe(&histograms)
+    );
+
+    let rules = http_get(port, "/api/v1/rules")?.expect_json(200, "GET /api/v1/rules")?;
+    ensure!(
+        rules["status"] == "success",
+        "GET /api/v1/rules: status {}",
+        rules["status"]
+    );
+    let groups = rules["data"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let loaded: usize = groups
+        .iter()
+        .map(|group| group["rules"].as_array().map_or(0, Vec::len))
+        .sum();
+    let file = project_root().join("docker/prometheus/rules.yaml");
+    let declared = rules_declared(
+        &std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?,
+    );
+    ensure!(
+        loaded == declared,
+        "Prometheus loaded {loaded} rule(s) in {} group(s); {} declares {declared}",
+        groups.len(),
+        file.display()
+    );
+    println!(
+        "compose: prometheus at 127.0.0.1:{port}: the collector's scrape is up; requests \
+         {by_service}; {} latency histogram(s); {loaded} rule(s) in {} group(s) loaded",
+        histograms.len(),
+        groups.len()
+    );
+    Ok(())
+}
+
+/// One sample of an instant query's answer: its labels, and its value (a native
+/// histogram's is the words "native histogram").
+struct Sample {
+    labels: serde_json::Map<String, serde_json::Value>,
+    value: String,
+}
+
+/// An instant query on Prometheus' published port; the error says what went wrong.
+fn prometheus_query(port: u16, query: &str) -> Result<Vec<Sample>, String> {
+    let path = format!("/api/v1/query?query={}", percent_encoded(query));
+    let answer = http_get(port, &path)
+        .and_then(|answer| answer.expect_json(200, &format!("query {query}")))
+        .map_err(|err| format!("{err:#}"))?;
+    let result = answer["data"]["result"]
+        .as_array()
+        .ok_or_else(|| format!("query {query}: no result vector: {answer}"))?;
+    Ok(result
+        .iter()
+        .map(|sample| Sample {
+            labels: sample["metric"].as_object().cloned().unwrap_or_default(),
+            value: match sample["value"][1].as_str() {
+                Some(value) => value.to_owned(),
+                None if sample["histogram"].is_array() => "native histogram".to_owned(),
+                None => sample.to_string(),
+            },
+        })
+        .collect())
+}
+
+/// Samples as `{labels} value` items, for messages.
+fn describe(samples: &[Sample]) -> String {
+    if samples.is_empty() {
+        return "empty".to_owned();
+    }
+    let items: Vec<String> = samples
+        .iter()
+        .map(|sample| {
+            let labels: Vec<String> = sample
+                .labels
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            format!("{{{}}} {}", labels.join(","), sample.value)
+        })
+        .collect();
+    items.join(", ")
+}
+
+/// The query string's escaping: every byte but the unreserved ones (RFC 3986) as %XX.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// How many rules a rules file declares: its `alert:` and `record:` keys (each rule has
+/// exactly one), read from the text (no YAML parser here; the file is generated, one key
+/// per line).
+fn rules_declared(rules_file: &str) -> usize {
+    rules_file
+        .lines()
+        .map(|line| line.trim_start().trim_start_matches("- ").trim_start())
+        .filter(|line| line.starts_with("alert:") || line.starts_with("record:"))
+        .count()
 }
 
 /// What the admission's trace still lacks; nothing when it is whole.
@@ -408,6 +590,24 @@ mod tests {
             status_message: String::new(),
             events: Vec::new(),
         }
+    }
+
+    #[test]
+    fn escapes_promql_for_a_query_string() {
+        assert_eq!(
+            percent_encoded(r#"sum by (service_name) (up{job="x"})"#),
+            "sum%20by%20%28service_name%29%20%28up%7Bjob%3D%22x%22%7D%29"
+        );
+    }
+
+    #[test]
+    fn counts_the_rules_a_rules_file_declares() {
+        let file = "groups:\n  - name: slo\n    rules:\n      - alert: WebsiteFastBurn\n        \
+                    expr: x > 1\n        annotations:\n          summary: \"alert: fast\"\n      \
+                    - record: job:x:rate5m\n        expr: rate(x[5m])\n      - expr: y\n        \
+                    alert: Late\n";
+        assert_eq!(rules_declared(file), 3);
+        assert_eq!(rules_declared("groups: []\n"), 0);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!    `docker-compose config -q` (Compose v2) and `podman-compose config` on compose.yaml;
 //! 2. build (`build.rs`): the five images from docker/Dockerfile by `--target`, with
 //!    VERSION and GIT_COMMIT; the first target compiles, the others reuse its builder
-//!    layers. Then (`standins.rs`) the collector and Jaeger images compose.yaml runs,
-//!    where they are missing: stand-ins from the binaries of `cargo xtask backends`,
-//!    under the official names and the versions .env pins;
+//!    layers. Then (`standins.rs`) the collector, Jaeger and Prometheus images
+//!    compose.yaml runs, where they are missing: stand-ins from the binaries of `cargo
+//!    xtask backends` and from Debian's `prometheus` (`prometheus.rs`), under the official
+//!    names and the versions .env pins;
 //! 3. images (`images.rs`): each runs as UID 65532, has no shell or package manager,
 //!    carries the CA bundle; each service answers /health with its own name and the build's commit,
 //!    passes its own HEALTHCHECK, and (the APIs, then the website through them) /ready
@@ -15,20 +16,22 @@
 //! 4. compose (`compose.rs`; the stack itself in `stack.rs`): the whole compose.yaml comes
 //!    up with podman-compose, one service at a time in the order and on the conditions
 //!    its `depends_on` declares, DynamoDB behind its TLS proxy, the services exporting to
-//!    the collector and the collector to Jaeger; it is seeded, the website's residents
-//!    pages list every resident, it takes a registration through the API and one through
-//!    the website's form, whose trace (website → register → DynamoDB) is found in Jaeger
-//!    through its published query API, `missing-ca-certificates` fails register's
-//!    real TLS handshake and `off` recovers it, it survives a second `up` without seeding
-//!    twice, the `load` profile's loadgen walks it, it comes down without leaving a
-//!    container or network, and comes up fresh after `down`.
+//!    the collector and the collector to Jaeger and Prometheus; it is seeded, the website's
+//!    residents pages list every resident, it takes a registration through the API and one
+//!    through the website's form, whose trace (website → register → DynamoDB) is found in
+//!    Jaeger through its published query API, Prometheus (on its published port) scrapes
+//!    the collector, has the services' requests and loaded the alert rules,
+//!    `missing-ca-certificates` fails register's real TLS handshake and `off` recovers it,
+//!    it survives a second `up` without seeding twice, the `load` profile's loadgen walks
+//!    it, it comes down without leaving a container or network, and comes up fresh after
+//!    `down`.
 //!
 //! Tools: podman, podman-compose, docker-compose and hadolint, from the environment
 //! variables PODMAN, PODMAN_COMPOSE, DOCKER_COMPOSE, HADOLINT, else PATH, else the venv
 //! that `../shared/tools/container-standins.sh` creates. No registry is needed: builds use
 //! `--pull=never`, and if the DynamoDB Local version pinned in `.env` is not present
-//! locally, the local `latest` (the stand-in) is used and said so; the collector and
-//! Jaeger images are built as stand-ins when missing (`standins.rs`).
+//! locally, the local `latest` (the stand-in) is used and said so; the collector, Jaeger
+//! and Prometheus images are built as stand-ins when missing (`standins.rs`).
 //!
 //! This file holds the run, its context and the tools; `podman.rs` what steps 3 and 4
 //! share of podman, `summary.rs` the closing summary.
@@ -54,6 +57,7 @@ mod compose;
 mod images;
 mod lint;
 mod podman;
+mod prometheus;
 mod stack;
 mod standins;
 mod summary;
@@ -72,12 +76,13 @@ const PROJECT: &str = "cuddlekube-smoke";
 /// Tag of the images this run builds; compose.yaml reads it from IMAGE_TAG.
 const IMAGE_TAG: &str = "smoke";
 /// Host ports compose.yaml publishes by default (WEBSITE_PORT, SERVER_LISTING_PORT,
-/// REGISTER_PORT and JAEGER_UI_PORT move them).
-const DEFAULT_PORTS: [(&str, &str, u16); 4] = [
+/// REGISTER_PORT, JAEGER_UI_PORT and PROMETHEUS_PORT move them).
+const DEFAULT_PORTS: [(&str, &str, u16); 5] = [
     ("website", "WEBSITE_PORT", 8080),
     ("server-listing", "SERVER_LISTING_PORT", 8081),
     ("register", "REGISTER_PORT", 8082),
     ("jaeger", "JAEGER_UI_PORT", 16686),
+    ("prometheus", "PROMETHEUS_PORT", 9090),
 ];
 /// Label on every container and network of step 3, so a crashed run's leftovers can be
 /// found and removed by the next one.
@@ -120,7 +125,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         build::build_images(&ctx)
     });
     let standins = summary.run(
-        "build: collector and Jaeger images (stand-ins from target/telemetry where missing)",
+        "build: collector, Jaeger and Prometheus images (stand-ins where missing)",
         || standins::ensure_standins(&ctx),
     );
     if built {

@@ -234,7 +234,8 @@ impl<'a> ComposeStack<'a> {
     }
 
     /// The healthchecks compose.yaml declares, run by the engine (podman-compose passes
-    /// them to podman; Docker Compose gates the start order on them).
+    /// them to podman; Docker Compose gates the start order on them). Prometheus' runs
+    /// once it is ready, with the checks of its metrics (`compose.rs`).
     pub(super) fn healthchecks(&self) -> anyhow::Result<()> {
         for service in [
             "dynamodb",
@@ -243,11 +244,17 @@ impl<'a> ComposeStack<'a> {
             "register",
             "website",
         ] {
-            let container = self.container(service)?;
-            healthcheck(self.ctx, &container)
-                .map_err(|why| anyhow::anyhow!("{service} unhealthy: {why}"))?;
-            println!("compose: {service} healthy");
+            self.healthcheck(service)?;
         }
+        Ok(())
+    }
+
+    /// The healthcheck compose.yaml declares for `service`, run now by the engine.
+    pub(super) fn healthcheck(&self, service: &str) -> anyhow::Result<()> {
+        let container = self.container(service)?;
+        healthcheck(self.ctx, &container)
+            .map_err(|why| anyhow::anyhow!("{service} unhealthy: {why}"))?;
+        println!("compose: {service} healthy");
         Ok(())
     }
 

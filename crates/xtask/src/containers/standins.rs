@@ -1,9 +1,10 @@
-//! Step 2b, stand-ins: the collector and Jaeger images compose.yaml runs, where they cannot
-//! be pulled (no registry here), built from the binaries the local stacks use
-//! (`crate::backends`, cached under target/telemetry/) with docker/standins.Containerfile,
-//! as ../shared/tools/container-standins.sh makes the base images' stand-ins: under the
+//! Step 2b, stand-ins: the collector, Jaeger and Prometheus images compose.yaml runs, where
+//! they cannot be pulled (no registry here), built with docker/standins.Containerfile as
+//! ../shared/tools/container-standins.sh makes the base images' stand-ins: under the
 //! official names and the versions .env pins, with the real images' layout, so
-//! compose.yaml runs either unchanged.
+//! compose.yaml runs either unchanged. The collector and Jaeger come from the binaries the
+//! local stacks use (`crate::backends`, cached under target/telemetry/), Prometheus from
+//! Debian's package (`prometheus.rs`).
 //!
 //! An image of that name and tag without our label is the real one (pulled where a
 //! registry answers): it is used as it is. A stand-in is built when its image is missing
@@ -12,7 +13,7 @@
 //! binary's own version is refused rather than built: a stand-in never claims a version it
 //! is not.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
@@ -20,7 +21,7 @@ use telemetry_backends::Binaries;
 
 use super::build::{inspect_image, mb};
 use super::podman::{clean_up, pinned_version};
-use super::{BUILD_LIMIT, Ctx};
+use super::{BUILD_LIMIT, Ctx, prometheus};
 use crate::project_root;
 
 const CONTAINERFILE: &str = "docker/standins.Containerfile";
@@ -36,22 +37,42 @@ struct StandIn {
     repository: &'static str,
     /// The .env variable that pins its tag.
     pin: &'static str,
+    /// Where its program comes from.
+    origin: Origin,
 }
 
-const STANDINS: [StandIn; 2] = [
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `Binaries::jaeger`, from the Go module docker/jaeger/go.mod pins.
+    Jaeger,
+    /// `Binaries::collector`, built from infra/collector/builder.yaml.
+    Collector,
+    /// Debian's package `prometheus`.
+    DebianPrometheus,
+}
+
+const STANDINS: [StandIn; 3] = [
     StandIn {
         service: "jaeger",
         repository: "docker.io/jaegertracing/jaeger",
         pin: "JAEGER_VERSION",
+        origin: Origin::Jaeger,
     },
     StandIn {
         service: "otel-collector",
         repository: "docker.io/otel/opentelemetry-collector-contrib",
         pin: "OTEL_COLLECTOR_VERSION",
+        origin: Origin::Collector,
+    },
+    StandIn {
+        service: "prometheus",
+        repository: "docker.io/prom/prometheus",
+        pin: "PROMETHEUS_VERSION",
+        origin: Origin::DebianPrometheus,
     },
 ];
 
-/// Both images present: the real ones, up-to-date stand-ins, or stand-ins built now.
+/// Every image present: the real ones, up-to-date stand-ins, or stand-ins built now.
 pub(super) fn ensure_standins(ctx: &Ctx) -> anyhow::Result<()> {
     let binaries = crate::backends::ensure()?;
     let mut images = Vec::new();
@@ -71,29 +92,37 @@ impl StandIn {
     fn ensure(&self, ctx: &Ctx, binaries: &Binaries) -> anyhow::Result<String> {
         let version = pinned_version(ctx, self.pin)?;
         let image = format!("{}:{version}", self.repository);
-        let binary = match self.service {
-            "jaeger" => &binaries.jaeger,
-            _ => &binaries.collector,
-        };
         let existing = ctx
             .podman()
             .args(["image", "exists", &image])
             .quiet()
             .run()
             .is_ok();
+        let inspect = if existing {
+            let inspect = inspect_image(ctx, &image)?;
+            if inspect["Config"]["Labels"][BINARY_LABEL].is_null() {
+                println!("{image}: the real image is present; compose runs it");
+                return Ok(image);
+            }
+            Some(inspect)
+        } else {
+            None
+        };
+        let binary_path = match self.origin {
+            Origin::Jaeger => binaries.jaeger.clone(),
+            Origin::Collector => binaries.collector.clone(),
+            Origin::DebianPrometheus => prometheus::binary()?,
+        };
+        let binary = binary_path.as_path();
         let stamp = stamp(binary)?;
         let source = binary
             .strip_prefix(project_root())
             .unwrap_or(binary)
             .display()
             .to_string();
-        let previous = if existing {
-            let inspect = inspect_image(ctx, &image)?;
+        let previous = if let Some(inspect) = inspect {
             let labels = &inspect["Config"]["Labels"];
-            let Some(built_from) = labels[BINARY_LABEL].as_str() else {
-                println!("{image}: the real image is present; compose runs it");
-                return Ok(image);
-            };
+            let built_from = labels[BINARY_LABEL].as_str().unwrap_or_default();
             if built_from == source && labels[STAMP_LABEL].as_str() == Some(stamp.as_str()) {
                 println!("{image}: stand-in up to date (from {source})");
                 return Ok(image);
@@ -112,7 +141,7 @@ impl StandIn {
             self.pin,
             self.service
         );
-        self.build(ctx, &image, binary, &source, &stamp)?;
+        self.build(ctx, &image, binary, &version, &source, &stamp)?;
         let built = inspect_image(ctx, &image)?;
         ensure!(
             built["Config"]["Labels"][STAMP_LABEL].as_str() == Some(stamp.as_str()),
@@ -130,21 +159,22 @@ impl StandIn {
         ctx: &Ctx,
         image: &str,
         binary: &Path,
+        version: &str,
         source: &str,
         stamp: &str,
     ) -> anyhow::Result<()> {
-        let (folder, file) = binary
-            .parent()
-            .zip(binary.file_name())
-            .with_context(|| format!("{} is not a file in a folder", binary.display()))?;
+        let (context, build_args) = self.build_context(binary, version)?;
         let started = Instant::now();
         // `--no-cache`: buildah's layer cache ignores `--label`, so a cached build would
-        // keep the old stamp (a stand-in is a copy of one file: seconds without a cache).
+        // keep the old stamp (a stand-in is a copy of a few files: seconds without a cache).
         ctx.bounded(BUILD_LIMIT, &ctx.tools.podman)
             .args(["build", "--pull=never", "--no-cache", "--format", "docker"])
             .args(["-f", CONTAINERFILE, "--target", self.service])
-            .arg("--build-arg")
-            .arg(format!("BINARY={}", file.to_string_lossy()))
+            .args(
+                build_args
+                    .iter()
+                    .flat_map(|arg| ["--build-arg", arg.as_str()]),
+            )
             .args(["--label", &format!("{BINARY_LABEL}={source}")])
             .args(["--label", &format!("{STAMP_LABEL}={stamp}")])
             .args([
@@ -152,16 +182,36 @@ impl StandIn {
                 "org.opencontainers.image.description=local stand-in",
             ])
             .args(["-t", image])
-            .arg(folder)
+            .arg(context)
             .run()
             .with_context(|| format!("podman build --target {} ({image})", self.service))?;
         println!("built {image} in {} s", started.elapsed().as_secs());
         Ok(())
     }
 
+    /// The folder to build in, and the build arguments its target takes: the binary's own
+    /// folder and its file name, or for Prometheus a folder filled from the package.
+    fn build_context(
+        &self,
+        binary: &Path,
+        version: &str,
+    ) -> anyhow::Result<(PathBuf, Vec<String>)> {
+        if self.origin == Origin::DebianPrometheus {
+            return Ok((prometheus::build_context(version)?, Vec::new()));
+        }
+        let (folder, file) = binary
+            .parent()
+            .zip(binary.file_name())
+            .with_context(|| format!("{} is not a file in a folder", binary.display()))?;
+        Ok((
+            folder.to_path_buf(),
+            vec![format!("BINARY={}", file.to_string_lossy())],
+        ))
+    }
+
     /// The version the binary is, in the form the official image is tagged with.
     fn binary_version(&self, binary: &Path) -> anyhow::Result<String> {
-        if self.service == "jaeger" {
+        if self.origin == Origin::Jaeger {
             // The binary does not print its version (built from the module, not by
             // Jaeger's release scripts); its recipe pins the module.
             let recipe = project_root().join("docker/jaeger/go.mod");
@@ -181,8 +231,11 @@ impl StandIn {
             .arg("--version")
             .output()
             .with_context(|| format!("{} --version", binary.display()))?;
-        // "otelcol-cuddlekube version 0.152.0"
         let text = String::from_utf8_lossy(&output.stdout);
+        if self.origin == Origin::DebianPrometheus {
+            return prometheus::image_tag(&text);
+        }
+        // "otelcol-cuddlekube version 0.152.0"
         text.split_whitespace()
             .last()
             .map(str::to_owned)
