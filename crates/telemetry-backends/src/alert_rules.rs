@@ -152,10 +152,15 @@ impl SloParameters {
                     let window = range(scale(seconds, time_scale));
                     let selector = format!("service_name=\"{service}\"");
                     let requests = format!(
-                        "sum(increase(http_server_requests_total{{{selector}}}[{window}]))"
+                        "sum({})",
+                        increase(
+                            &format!("http_server_requests_total{{{selector}}}"),
+                            &window
+                        )
                     );
                     let availability = format!(
-                        "sum(increase(http_server_errors_total{{{selector}}}[{window}])) / {requests} * 100 / (100 - {})",
+                        "sum({}) / {requests} * 100 / (100 - {})",
+                        increase(&format!("http_server_errors_total{{{selector}}}"), &window),
                         self.availability_objective_percent
                     );
                     let latency = format!(
@@ -205,14 +210,19 @@ impl SloParameters {
             }
         }
         let minute = range(scale(60, time_scale));
-        let confirmed = range(scale(120, time_scale));
+        // A duration, not a window: scaled without the shortest window's floor.
+        let confirmed = range((120 / u64::from(time_scale)).max(1));
         let dynamodb_alerts: Vec<Value> = DYNAMODB_ALERTS
             .iter()
             .map(|(name, meaning, error_types)| {
+                let failed = increase(
+                    &format!("dynamodb_client_attempt_errors_total{{error_type=~\"{error_types}\"}}"),
+                    &minute,
+                );
                 json!({
                     "alert": name,
                     "expr": format!(
-                        "sum by (service) (label_replace(increase(dynamodb_client_attempt_errors_total{{error_type=~\"{error_types}\"}}[{minute}]), \"service\", \"$1\", \"service_name\", \"(.*)\")) > 0"
+                        "sum by (service) (label_replace({failed}, \"service\", \"$1\", \"service_name\", \"(.*)\")) > 0"
                     ),
                     "for": confirmed,
                     "labels": {"severity": "page", "aws_alarm": format!("{name}Alarm")},
@@ -235,6 +245,16 @@ impl SloParameters {
         );
         header + &serde_norway::to_string(&groups).expect("rules serialize")
     }
+}
+
+/// PromQL: how much the counters `series` (a selector) grew over `window`, a series that
+/// appeared within the window counted from zero. The services create a counter's series
+/// at its first increment (a route's first 5xx, the first failed attempt of a kind), and
+/// `increase()` counts only from a series' first sample: alone, it would never see a lone
+/// failure and would miss a fault's first ones. (Prometheus started beside services that
+/// ran before it would count their earlier increments once, for one window.)
+pub fn increase(series: &str, window: &str) -> String {
+    format!("(({series} unless {series} offset {window}) or increase({series}[{window}]))")
 }
 
 fn scale(seconds: u64, time_scale: u32) -> u64 {

@@ -1,7 +1,8 @@
 //! `cargo xtask dev-check`: proves `cargo xtask dev` as a newcomer uses it. It starts
 //! `xtask dev`, reads the URLs it prints, asks each one (the services must answer 200,
 //! DynamoDB Local must answer HTTP at all), checks that the residents page shows the
-//! seeded dozen, fuzzes both APIs from their OpenAPI documents (schemathesis), then
+//! seeded dozen, fuzzes both APIs from their OpenAPI documents (schemathesis), plays the
+//! README's demo (the 503 page to the trace, and to `cargo xtask status`), then
 //! sends SIGINT (what Ctrl-C sends) and checks that `dev` exits 0 and leaves no process
 //! and no port behind.
 
@@ -95,8 +96,8 @@ pub fn run() -> anyhow::Result<()> {
 
     let children = children_of(dev.0.id());
     ensure!(
-        children.len() >= 6,
-        "expected DynamoDB Local, the collector, Jaeger and three services under dev, found \
+        children.len() >= 7,
+        "expected DynamoDB Local, the collector, Jaeger, Prometheus and three services under dev, found \
          {children:?}"
     );
     interrupt(&dev.0)?;
@@ -253,8 +254,29 @@ fn check_demo(website: u16) -> anyhow::Result<()> {
             "`cargo xtask trace {reference}` does not show {expected:?}"
         );
     }
+    // The same failure in the metrics, as `cargo xtask status` shows them (the services
+    // export every second, Prometheus scrapes every 2 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = cmd!(sh, "{cargo} xtask status").read()?;
+        let failed_put = |line: &&str| {
+            line.starts_with("register") && line.contains("PutItem") && line.contains("tls")
+        };
+        if status.lines().any(|line| failed_put(&line)) {
+            println!("{status}");
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "`cargo xtask status` does not show register's failed PutItem attempts:\n{status}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
     cmd!(sh, "{cargo} xtask admin faults off --all").run()?;
-    println!("dev-check: the demo's 503 page led to register's failed PutItem in Jaeger");
+    println!(
+        "dev-check: the demo's 503 page led to register's failed PutItem in Jaeger and in \
+         `cargo xtask status`"
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use telemetry_backends::alert_rules::increase;
 use telemetry_backends::{MetricsQuery, Sample};
 
 use crate::dev;
@@ -14,8 +15,10 @@ use crate::dev;
 /// Where the dev stack's Prometheus is, and its alerts page (in `target/dev/env`).
 pub const PROMETHEUS_VAR: &str = "PROMETHEUS_URL";
 pub const ALERTS_PAGE_VAR: &str = "PROMETHEUS_ALERTS_PAGE";
-/// The window every rate is taken over.
+/// The window every rate is taken over. A counter's rate is its [`increase`] over it,
+/// so a series born in the window (a route's first 5xx) counts from zero.
 const WINDOW: &str = "1m";
+const WINDOW_SECONDS: u32 = 60;
 
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let watch = match args.as_slice() {
@@ -44,11 +47,13 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
 fn render(prometheus: &MetricsQuery, url: &str, alerts_page: &str) -> Result<String, String> {
     let by_route = "service_name, http_request_method, http_route";
     let requests = prometheus.query(&format!(
-        "sum by ({by_route}) (rate(http_server_requests_total[{WINDOW}]))"
+        "sum by ({by_route}) ({}) / {WINDOW_SECONDS}",
+        increase("http_server_requests_total", WINDOW)
     ))?;
     let errors = keyed(
         prometheus.query(&format!(
-            "sum by ({by_route}) (rate(http_server_errors_total[{WINDOW}]))"
+            "sum by ({by_route}) ({}) / {WINDOW_SECONDS}",
+            increase("http_server_errors_total", WINDOW)
         ))?,
         &["service_name", "http_request_method", "http_route"],
     );
@@ -104,29 +109,35 @@ fn render(prometheus: &MetricsQuery, url: &str, alerts_page: &str) -> Result<Str
     );
     let mut attempt_errors: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
     for sample in prometheus.query(&format!(
-        "sum by (service_name, rpc_method, error_type) (rate(dynamodb_client_attempt_errors_total[{WINDOW}])) > 0"
+        "sum by (service_name, rpc_method, error_type) ({}) / {WINDOW_SECONDS} > 0",
+        increase("dynamodb_client_attempt_errors_total", WINDOW)
     ))? {
         attempt_errors
             .entry(key(&sample, &by_call))
             .or_default()
-            .push(format!("{} {:.2}/s", sample.label("error_type"), sample.value));
+            .push(format!(
+                "{} {:.2}/s",
+                sample.label("error_type"),
+                sample.value
+            ));
     }
     out += &format!(
         "\n{:<15} {:<32} {:>8} {:>8}  {}\n",
         "service", "DynamoDB operation", "calls/s", "failed/s", "failed attempts"
     );
-    let mut calls: Vec<&Sample> = calls.iter().collect();
-    calls.sort_by_key(|s| key(s, &by_call));
-    for sample in calls {
-        let k = key(sample, &by_call);
+    let calls = keyed(calls, &by_call);
+    // A call that failed at its first try has an attempt error before it has a rate.
+    let operations: std::collections::BTreeSet<&Vec<String>> =
+        calls.keys().chain(attempt_errors.keys()).collect();
+    for k in operations {
         out += &format!(
             "{:<15} {:<32} {:>8.2} {:>8.2}  {}\n",
-            sample.label("service_name"),
-            sample.label("rpc_method"),
-            sample.value,
-            failed.get(&k).copied().unwrap_or(0.0),
+            k[0],
+            k[1],
+            calls.get(k).copied().unwrap_or(0.0),
+            failed.get(k).copied().unwrap_or(0.0),
             attempt_errors
-                .get(&k)
+                .get(k)
                 .map_or("-".to_owned(), |e| e.join(", ")),
         );
     }
