@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::rounds::{Rounds, Spread, run};
-use crate::targets::Target;
+use bench::targets::Target;
 
 /// A request and the processes whose CPU it costs.
 #[derive(Debug)]

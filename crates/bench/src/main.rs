@@ -5,10 +5,11 @@
 
 mod cpu;
 mod gateway;
+mod instructions;
+mod profile;
 mod report;
 mod rounds;
 mod stack;
-mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ use crate::cpu::CpuTarget;
 use crate::report::Results;
 use crate::rounds::{Rounds, measure};
 use crate::stack::{Running, dynamodb, otlp_sink};
-use crate::targets::{Target, put_body, query_body, update_body};
+use bench::targets::{Target, put_body, query_body, update_body};
 
 /// How big and how long: the full run, or `--quick` (for CI: proves it works).
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +39,7 @@ struct Scale {
 }
 
 const FULL: Scale = Scale {
-    large_table: 50_000,
+    large_table: 1_000_000,
     rounds: Rounds {
         count: 5,
         length: Duration::from_secs(3),
@@ -63,19 +64,26 @@ const QUICK: Scale = Scale {
 
 const SMALL_TABLE: usize = 100;
 
+/// The floor beneath the listing (`cuddlekube-floor`): the same Query through the SDK
+/// with nothing of ours around it, and as raw JSON over HTTP without the SDK.
+const FLOOR_SDK: &str = "cuddlekube-floor GET /sdk-query (the listing's Query, SDK only)";
+const FLOOR_RAW: &str = "cuddlekube-floor GET /raw-query (the same Query, raw HTTP)";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let quick = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("--quick") => true,
+    let result = match std::env::args().nth(1).as_deref() {
+        None => run(FULL, false).await,
+        Some("--quick") => run(QUICK, true).await,
+        Some("--profile") => profile::run().await,
         Some(other) => {
             eprintln!(
-                "usage: cuddlekube-bench [--quick]   (got {other:?}; run it with `cargo xtask bench`)"
+                "usage: cuddlekube-bench [--quick | --profile]   (got {other:?}; run it with \
+                 `cargo xtask bench` or `cargo xtask profile`)"
             );
             return ExitCode::from(2);
         }
     };
-    match run(if quick { QUICK } else { FULL }, quick).await {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("cuddlekube-bench: {err}");
@@ -91,7 +99,10 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
     let endpoint = dynamodb.endpoint();
     let client = sdk_client(&endpoint);
     let small = seeded_table(&client, "bench-small", SMALL_TABLE).await?;
+    let seeding = Instant::now();
     let large = seeded_table(&client, "bench-large", scale.large_table).await?;
+    let seeding_s = seeding.elapsed().as_secs_f64();
+    let dynamodb_rss_kib = dynamodb.pid().and_then(report::rss_kib);
     eprintln!(
         "bench: seeded {SMALL_TABLE} and {} residents in {:.0?}",
         scale.large_table,
@@ -135,11 +146,7 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
     info_env.push(("RUST_LOG", "info".to_owned()));
     let listing_info = Running::start("server-listing", &info_env, &log("server-listing-info"))?;
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let http = http_client()?;
     let get = |label: &'static str, url: String| Target::Get { label, url };
     let dynamo =
         |label, operation, body: Arc<dyn Fn(usize, u64) -> serde_json::Value + Send + Sync>| {
@@ -152,6 +159,8 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
         };
     let rounds = scale.rounds;
     let mut results = Results::new(quick, scale.large_table, SMALL_TABLE, rounds);
+    results.seeding_s = seeding_s;
+    results.dynamodb_rss_kib = dynamodb_rss_kib;
 
     eprintln!(
         "bench: listing at {} vs {SMALL_TABLE} residents",
@@ -189,6 +198,7 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
     }
 
     eprintln!("bench: CPU per request");
+    let floor = Running::start("cuddlekube-floor", &aws(&small), &log("floor"))?;
     let serving = |service: &Running| vec![(service.name.clone(), service.pid())];
     results.cpu = cpu::measure(
         &http,
@@ -202,6 +212,18 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
                 processes: serving(&listing),
             },
             CpuTarget {
+                target: get("cuddlekube-floor GET /health", floor.url("/health")),
+                processes: serving(&floor),
+            },
+            CpuTarget {
+                target: get(FLOOR_SDK, floor.url("/sdk-query")),
+                processes: serving(&floor),
+            },
+            CpuTarget {
+                target: get(FLOOR_RAW, floor.url("/raw-query")),
+                processes: serving(&floor),
+            },
+            CpuTarget {
                 target: get("website GET /health", website.url("/health")),
                 processes: serving(&website),
             },
@@ -212,6 +234,48 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
         ],
         8,
         rounds,
+    )
+    .await?;
+
+    drop(floor);
+    eprintln!("bench: instructions per request (callgrind)");
+    let mut website_env = aws(&small);
+    website_env.extend([
+        ("SERVER_LISTING_URL", listing.url("")),
+        ("REGISTER_URL", register.url("")),
+    ]);
+    let counted = |label, binary, env, path| instructions::Counted {
+        label,
+        binary,
+        env,
+        path,
+    };
+    let small_env = aws(&small);
+    results.instructions = instructions::count(
+        &http,
+        &[
+            counted(
+                "server-listing GET /health",
+                "server-listing",
+                &small_env,
+                "/health",
+            ),
+            counted(
+                "server-listing GET /v1/servers",
+                "server-listing",
+                &small_env,
+                "/v1/servers",
+            ),
+            counted(FLOOR_SDK, "cuddlekube-floor", &small_env, "/sdk-query"),
+            counted(FLOOR_RAW, "cuddlekube-floor", &small_env, "/raw-query"),
+            counted(
+                "website GET /residents",
+                "website",
+                &website_env,
+                "/residents",
+            ),
+        ],
+        &out,
     )
     .await?;
 
@@ -248,19 +312,7 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
         rounds,
     )
     .await;
-    let ckids: Arc<Vec<String>> = Arc::new(
-        store_on(&client, &small)
-            .list(&store::ListQuery {
-                limit: domain::PageSize::parse(100).map_err(|e| e.to_string())?,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .residents
-            .into_iter()
-            .map(|r| r.ckid.to_string())
-            .collect(),
-    );
+    let ckids = first_ckids(&client, &small).await?;
     let pick =
         move |worker: usize, step: u64| ckids[(worker * 13 + step as usize) % ckids.len()].clone();
     let (feed_pick, floor_pick, listing_url, small_name) =
@@ -364,6 +416,35 @@ fn sdk_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
 
 fn store_on(client: &aws_sdk_dynamodb::Client, table: &TableName) -> DynamoStore {
     DynamoStore::new(client.clone(), table.clone())
+}
+
+/// The client every measured request goes through: a pool as large as any run's workers.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The ckids of the table's first 100 residents (newest first): the ones fed.
+async fn first_ckids(
+    client: &aws_sdk_dynamodb::Client,
+    table: &TableName,
+) -> Result<Arc<Vec<String>>, String> {
+    let page = store_on(client, table)
+        .list(&store::ListQuery {
+            limit: domain::PageSize::parse(100).map_err(|e| e.to_string())?,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(
+        page.residents
+            .into_iter()
+            .map(|r| r.ckid.to_string())
+            .collect(),
+    ))
 }
 
 /// A fresh table with `count` residents registered a second apart.

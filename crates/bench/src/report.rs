@@ -26,6 +26,12 @@ pub struct Results {
     pub hops: Vec<Vec<Measured>>,
     /// CPU per request in each serving process, beside its no-work route.
     pub cpu: Vec<crate::cpu::CpuCost>,
+    /// How long seeding the large table took (BatchWriteItem, 8 batches of 25 at a time),
+    /// and DynamoDB Local's RSS after it.
+    pub seeding_s: f64,
+    pub dynamodb_rss_kib: Option<u64>,
+    /// `None` when valgrind is not installed.
+    pub instructions: Option<Vec<crate::instructions::Instructions>>,
     pub admissions: Vec<Measured>,
     pub feeds: Vec<Measured>,
     pub telemetry: Vec<Measured>,
@@ -51,6 +57,9 @@ impl Results {
             listing: Vec::new(),
             hops: Vec::new(),
             cpu: Vec::new(),
+            instructions: None,
+            seeding_s: f64::NAN,
+            dynamodb_rss_kib: None,
             admissions: Vec::new(),
             feeds: Vec::new(),
             telemetry: Vec::new(),
@@ -84,11 +93,17 @@ impl Results {
         if let [small, large] = self.listing.as_slice() {
             let _ = writeln!(
                 md,
-                "\n{} ÷ {} residents: rps ×{:.2}, p50 ×{:.2}\n",
+                "\n{} ÷ {} residents: rps ×{:.2}, p50 ×{:.2}\n\nThe {} residents were seeded in \
+                 {:.0} s (BatchWriteItem, 8 batches of 25 at a time); DynamoDB Local's RSS \
+                 after seeding: {}.\n",
                 self.large_table,
                 self.small_table,
                 ratio(large.rps.median, small.rps.median),
-                ratio(large.p50_ms.median, small.p50_ms.median)
+                ratio(large.p50_ms.median, small.p50_ms.median),
+                self.large_table,
+                self.seeding_s,
+                self.dynamodb_rss_kib
+                    .map_or("unknown".to_owned(), |kib| format!("{} MiB", kib / 1024))
             );
         }
         let _ = writeln!(md, "### Each hop (p50)\n");
@@ -111,30 +126,8 @@ impl Results {
                 );
             }
         }
-        if !self.cpu.is_empty() {
-            let _ = writeln!(
-                md,
-                "\n### CPU per request (8 workers; user + system time of each serving process \
-                 ÷ answers)\n\n| request | process | CPU µs per request | ÷ its /health |\n|---|---|---|---|"
-            );
-            for cost in &self.cpu {
-                let floor = self
-                    .cpu
-                    .iter()
-                    .find(|c| c.process == cost.process && c.label.ends_with("GET /health"));
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} |",
-                    cost.label,
-                    cost.process,
-                    spread(&cost.us_per_request),
-                    floor.map_or("—".to_owned(), |f| format!(
-                        "×{:.1}",
-                        ratio(cost.us_per_request.median, f.us_per_request.median)
-                    ))
-                );
-            }
-        }
+        cpu_table(&mut md, &self.cpu);
+        instructions_table(&mut md, self.instructions.as_deref());
         for (title, measured) in [("Admissions", &self.admissions), ("Feedings", &self.feeds)] {
             let _ = writeln!(
                 md,
@@ -245,6 +238,63 @@ impl Results {
         }
         let _ = writeln!(md, "\n(whole run: {:.0} s)", self.elapsed_s);
         md
+    }
+}
+
+/// CPU per request, each beside its process's `/health` (a route that does no work).
+pub fn cpu_table(md: &mut String, costs: &[crate::cpu::CpuCost]) {
+    if costs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### CPU per request (8 workers; user + system time of each serving process \
+         ÷ answers)\n\n| request | process | CPU µs per request | ÷ its /health |\n|---|---|---|---|"
+    );
+    for cost in costs {
+        let floor = costs
+            .iter()
+            .find(|c| c.process == cost.process && c.label.ends_with("GET /health"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            cost.label,
+            cost.process,
+            spread(&cost.us_per_request),
+            floor.map_or("—".to_owned(), |f| format!(
+                "×{:.1}",
+                ratio(cost.us_per_request.median, f.us_per_request.median)
+            ))
+        );
+    }
+}
+
+/// Instructions per request, each beside server-listing's `/health`.
+pub fn instructions_table(md: &mut String, counts: Option<&[crate::instructions::Instructions]>) {
+    let Some(counts) = counts else {
+        let _ = writeln!(
+            md,
+            "\n(instructions per request: valgrind is not installed)"
+        );
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\n### Instructions per request (callgrind; 200 requests one at a time, user space; \
+         repeatable run to run)\n\n| request | instructions | ÷ server-listing's /health |\n|---|---|---|"
+    );
+    let health = counts
+        .iter()
+        .find(|c| c.label == "server-listing GET /health")
+        .map_or(f64::NAN, |c| c.per_request as f64);
+    for count in counts {
+        let _ = writeln!(
+            md,
+            "| {} | {} | ×{:.1} |",
+            count.label,
+            count.per_request,
+            ratio(count.per_request as f64, health)
+        );
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use loadgen::traffic::{self, Plan};
 use serde::Serialize;
 
-use crate::targets::Target;
+use bench::targets::Target;
 
 /// How much measuring each comparison gets.
 #[derive(Debug, Clone, Copy)]

@@ -33,9 +33,28 @@ pub struct Running {
 impl Running {
     /// Starts `binary` with `env`, its log written to `log`, and waits until `/ready`.
     pub fn start(binary: &str, env: &[(&str, String)], log: &Path) -> Result<Self, String> {
+        Self::start_under(&[], binary, env, log)
+    }
+
+    /// [`Running::start`] under a tool (`wrapper` is its command line, the binary
+    /// appended): valgrind, for instruction counts.
+    pub fn start_under(
+        wrapper: &[String],
+        binary: &str,
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> Result<Self, String> {
         let port = dynamodb_local::free_port().map_err(|e| e.to_string())?;
         let output = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = Command::new(self::binary(binary))
+        let mut command = match wrapper.split_first() {
+            Some((tool, args)) => {
+                let mut command = Command::new(tool);
+                command.args(args).arg(self::binary(binary));
+                command
+            }
+            None => Command::new(self::binary(binary)),
+        };
+        let child = command
             .env("PORT", port.to_string())
             .env("LOG_FORMAT", "json")
             .envs(AWS_ENV)
@@ -50,7 +69,12 @@ impl Running {
             port,
             child,
         };
-        running.wait_until_ready(Duration::from_secs(30))?;
+        // Under valgrind a service takes seconds to start.
+        running.wait_until_ready(Duration::from_secs(if wrapper.is_empty() {
+            30
+        } else {
+            180
+        }))?;
         Ok(running)
     }
 
@@ -60,6 +84,18 @@ impl Running {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Stops the process with SIGINT (a service drains and exits; valgrind writes its
+    /// counts) and waits for it.
+    pub fn stop(&mut self) -> Result<(), String> {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).map_err(|e| e.to_string())?);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)
+            .map_err(|e| format!("stop {}: {e}", self.name))?;
+        self.child
+            .wait()
+            .map_err(|e| format!("stop {}: {e}", self.name))?;
+        Ok(())
     }
 
     fn wait_until_ready(&self, limit: Duration) -> Result<(), String> {

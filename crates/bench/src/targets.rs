@@ -37,7 +37,7 @@ impl std::fmt::Debug for Target {
 
 /// DynamoDB Local keeps one database per access key and region: requests sent straight
 /// to it name the bench's (it checks no signature).
-const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0";
+pub const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0";
 
 impl Target {
     pub fn label(&self) -> &'static str {
@@ -95,13 +95,17 @@ fn unique() -> u64 {
 }
 
 /// The store's newest-first listing Query, as server-listing sends it (a page of 12 and
-/// one more to know whether there is a next page).
+/// one more to know whether there is a next page, only the resident's own attributes).
 pub fn query_body(table: &str) -> Value {
+    let (projection, names) = store::table::resident_projection();
+    let mut names = json!(names);
+    names["#p"] = json!("listing");
     json!({
         "TableName": table,
         "IndexName": "by_registered_at",
+        "ProjectionExpression": projection,
         "KeyConditionExpression": "#p = :p",
-        "ExpressionAttributeNames": {"#p": "listing"},
+        "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {":p": {"S": "resident"}},
         "ScanIndexForward": false,
         "Limit": 13

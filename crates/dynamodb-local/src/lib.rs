@@ -49,6 +49,11 @@ impl DynamoDbLocal {
         Ok(local)
     }
 
+    /// The Java process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

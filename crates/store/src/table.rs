@@ -1,6 +1,9 @@
 //! The residents table as code: the one definition that `cuddlekube-admin create-table`,
 //! local runs and tests create, and that `infra/` must match (a test compares them).
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 /// How the residents table is laid out. Plain data so that other code (the infra check,
 /// docs) can read it without talking to DynamoDB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,41 @@ pub mod attr {
     pub const FINGERPRINT: &str = "fingerprint";
     /// Epoch seconds until which the admission's `Idempotency-Key` is remembered.
     pub const KEY_UNTIL: &str = "key_until";
+}
+
+/// The attributes a [`domain::Resident`] is read from. Reads ask DynamoDB for these
+/// only, so a listed item comes without its feeding marks, fingerprint and index keys:
+/// less for DynamoDB to send and for the services to decode (a listing's largest CPU
+/// cost, README "Where a request's CPU goes"). A test holds the list to the type.
+pub const RESIDENT_ATTRIBUTES: [&str; 11] = [
+    "ckid",
+    "name",
+    "type",
+    "service",
+    "happiness",
+    "petname",
+    "os",
+    "image",
+    "registered_at",
+    "feed_count",
+    "last_fed_at",
+];
+
+/// [`RESIDENT_ATTRIBUTES`] as a `ProjectionExpression` (`#r0, #r1, …`) and the names
+/// behind its placeholders (`name` and `type` are DynamoDB reserved words).
+pub fn resident_projection() -> &'static (String, HashMap<String, String>) {
+    static PROJECTION: LazyLock<(String, HashMap<String, String>)> = LazyLock::new(|| {
+        let placeholders: Vec<String> = (0..RESIDENT_ATTRIBUTES.len())
+            .map(|i| format!("#r{i}"))
+            .collect();
+        let names = placeholders
+            .iter()
+            .cloned()
+            .zip(RESIDENT_ATTRIBUTES.map(str::to_owned))
+            .collect();
+        (placeholders.join(", "), names)
+    });
+    &PROJECTION
 }
 
 /// Keys of the table's own records (the fault switchboard; idempotency records of
@@ -198,4 +236,32 @@ async fn ensure_ttl(client: &Client, table: &TableName) -> Result<(), StoreError
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A field added to `Resident` and not to the projection would read as its default.
+    #[test]
+    fn resident_attributes_are_the_residents_fields() {
+        let resident: domain::Resident = serde_json::from_value(serde_json::json!({
+            "ckid": "ck1", "name": "n", "type": "m5.large", "service": 1, "happiness": 1,
+            "petname": "", "os": "linux", "image": null, "registered_at": null,
+            "feed_count": 0, "last_fed_at": null
+        }))
+        .expect("a resident");
+        let serde_json::Value::Object(fields) = serde_json::to_value(resident).expect("json")
+        else {
+            panic!("a resident is a JSON object");
+        };
+        let mut fields: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let mut projected = RESIDENT_ATTRIBUTES.to_vec();
+        fields.sort_unstable();
+        projected.sort_unstable();
+        assert_eq!(fields, projected);
+        let (expression, names) = resident_projection();
+        assert_eq!(expression.split(", ").count(), names.len());
+        assert!(expression.split(", ").all(|p| names.contains_key(p)));
+    }
 }

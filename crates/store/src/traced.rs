@@ -81,10 +81,34 @@ pub(crate) struct Failed<E, R> {
     pub attempts: Attempts,
 }
 
-pub(crate) async fn traced<T, E, R>(
+/// `call` as a client span (see the module's documentation), its latency and failed
+/// attempts as metrics.
+///
+/// The SDK's futures are large (the orchestrator's state for a call is kilobytes): `call`
+/// is boxed before anything wraps it, so the span, the task-local, the store's own
+/// future and `async_trait`'s box each move a pointer instead of copying it (those
+/// copies were ≈ 8 % of a listing's instructions).
+pub(crate) fn traced<'a, T, E, R>(
+    operation: &'static str,
+    table: &'a str,
+    call: impl Future<Output = Result<T, SdkError<E, R>>> + Send + 'a,
+) -> impl Future<Output = Result<T, Failed<E, R>>> + Send + 'a
+where
+    T: Send + 'a,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    traced_boxed(operation, table, Box::pin(call))
+}
+
+/// An SDK call's future, boxed.
+type SdkCall<'a, T, E, R> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, SdkError<E, R>>> + Send + 'a>>;
+
+async fn traced_boxed<T, E, R>(
     operation: &'static str,
     table: &str,
-    call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    call: SdkCall<'_, T, E, R>,
 ) -> Result<T, Failed<E, R>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -171,12 +171,14 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, String> {
         .with_filter(trace_filter);
     let log_layer = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(logs::NoSpanFields)
             .event_format(logs::JsonLines {
                 service: service_name,
             })
             .with_filter(log_filter)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .fmt_fields(logs::NoSpanFields)
             .event_format(logs::PrettyLines {
                 service: service_name,
             })

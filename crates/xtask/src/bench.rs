@@ -2,6 +2,10 @@
 //! `cuddlekube-bench` (crates/bench), which starts DynamoDB Local and the services
 //! itself and prints its tables of ratios (also in target/bench/latest.{md,json}).
 //! The load generator is a release binary too, so it is not what limits the numbers.
+//!
+//! `cargo xtask profile`: the same binaries built with symbols (profile `profiling`),
+//! then `cuddlekube-bench --profile`: CPU per request and a perf profile of each
+//! service under load, as flame graphs and shares (target/bench/profile/).
 
 use anyhow::{Context, bail};
 
@@ -31,5 +35,31 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         .env("MOTO_SERVER", moto)
         .run()
         .context("the bench failed")?;
+    Ok(())
+}
+
+pub fn profile(args: Vec<String>) -> anyhow::Result<()> {
+    if !args.is_empty() {
+        bail!("usage: cargo xtask profile");
+    }
+    let sh = crate::root_shell()?;
+    if xshell::cmd!(sh, "perf --version")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .is_err()
+    {
+        bail!("perf is not installed: apt-get install linux-perf");
+    }
+    let cargo = env!("CARGO");
+    xshell::cmd!(sh, "{cargo} build --profile profiling --workspace --bins")
+        .run()
+        .context("the profiling build failed")?;
+    let jar = dynamodb::ensure_jar()?;
+    let bench = project_root().join("target/profiling/cuddlekube-bench");
+    xshell::cmd!(sh, "{bench} --profile")
+        .env(dynamodb_local::JAR_DIR_VAR, jar)
+        .run()
+        .context("profiling failed")?;
     Ok(())
 }

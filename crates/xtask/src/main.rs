@@ -10,6 +10,7 @@
 //!   checking each step; see `containers/` (a file per step, run by `containers/mod.rs`).
 //! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
+//! - `cargo xtask profile`: where each request's CPU goes (perf, flame graphs); `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
 //! - `cargo xtask admin ARGS`: `cuddlekube-admin` against the stack `dev` runs.
 //! - `cargo xtask gameday [ARGS]`: a game day on the stack `dev` runs; see `gameday.rs`.
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Some("containers") => containers::run(args.collect()),
         Some("infra") => infra::run(),
         Some("bench") => bench::run(args.collect()),
+        Some("profile") => bench::profile(args.collect()),
         Some("load") => load::run(args.collect()),
         Some("admin") => dev::admin(args.collect()),
         Some("gameday") => gameday::run(args.collect()),
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
                  containers        lint, build and check the images and the compose stack\n  \
                  infra             lint the CloudFormation templates and rehearse their deploy in moto\n  \
                  bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
+                 profile           where each request's CPU goes: perf profiles, flame graphs in target/bench/profile/\n  \
                  load [OPTIONS]    visitors walking the site (`--target URL --rate N --duration D`)\n  \
                  admin ARGS        cuddlekube-admin against the stack `dev` runs (e.g. `faults list`)\n  \
                  gameday [ARGS]    a game day on the stack `dev` runs: find what is wrong (then `gameday answer ...`)\n  \

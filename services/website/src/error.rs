@@ -419,7 +419,7 @@ mod tests {
         };
         let state = crate::AppState {
             api: telemetry::http::client(reqwest::Client::builder()).unwrap(),
-            config,
+            config: std::sync::Arc::new(config),
             systems: std::sync::Arc::default(),
         };
         crate::router(state).layer(axum::middleware::from_fn(telemetry::http::trace_requests))

@@ -73,7 +73,8 @@ impl Config {
 pub struct AppState {
     /// Calls the APIs: every call is a client span carrying `X-Amzn-Trace-Id`.
     pub api: reqwest_middleware::ClientWithMiddleware,
-    pub config: Config,
+    /// Shared: axum clones the state for every request.
+    pub config: Arc<Config>,
     /// The OS filter's choices, read from server-listing now and then.
     systems: Arc<systems::SystemsCache>,
 }
@@ -130,7 +131,7 @@ pub async fn build_with_limits(
     .map_err(std::io::Error::other)?;
     let state = AppState {
         api,
-        config: config.clone(),
+        config: Arc::new(config.clone()),
         systems: Arc::default(),
     };
     // Ready when both APIs answer their liveness check (probes are not traced).

@@ -10,7 +10,7 @@ use tracing::instrument;
 use super::DynamoStore;
 use crate::cursor::Cursor;
 use crate::item::s;
-use crate::table::{LISTING_PARTITION, NEWEST_INDEX, OS_INDEX, attr};
+use crate::table::{LISTING_PARTITION, NEWEST_INDEX, OS_INDEX, attr, resident_projection};
 use crate::{ListQuery, Page, ResidentReader, StoreError};
 
 #[async_trait]
@@ -42,11 +42,14 @@ impl ResidentReader for DynamoStore {
         });
         // One more than a page tells whether another page exists, so the last page
         // says so (`next_cursor: null`) instead of leading to an empty one.
+        let (projection, names) = resident_projection();
         let request = self
             .client
             .query()
             .table_name(self.table.as_str())
             .index_name(index)
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(names.clone()))
             .key_condition_expression("#p = :p")
             .expression_attribute_names("#p", partition_attr)
             .expression_attribute_values(":p", s(partition_value))

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use domain::{Resident, ResidentId};
 
 use crate::item::s;
-use crate::table::attr;
+use crate::table::{attr, resident_projection};
 use crate::traced::{Failed, traced};
 use crate::{Readiness, StoreError, TableName};
 
@@ -44,16 +44,17 @@ impl DynamoStore {
     }
 
     /// [`traced`] on this store's table.
-    async fn traced<T, E, R>(
-        &self,
+    fn traced<'a, T, E, R>(
+        &'a self,
         operation: &'static str,
-        call: impl Future<Output = Result<T, SdkError<E, R>>>,
-    ) -> Result<T, Failed<E, R>>
+        call: impl Future<Output = Result<T, SdkError<E, R>>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, Failed<E, R>>> + Send + 'a
     where
+        T: Send + 'a,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        traced(operation, self.table.as_str(), call).await
+        traced(operation, self.table.as_str(), call)
     }
 
     pub fn table(&self) -> &TableName {
@@ -62,11 +63,14 @@ impl DynamoStore {
 
     /// One resident by ckid; `consistent` for a read that must see the latest write.
     async fn read(&self, ckid: &ResidentId, consistent: bool) -> Result<Resident, StoreError> {
+        let (projection, names) = resident_projection();
         let request = self
             .client
             .get_item()
             .table_name(self.table.as_str())
             .key(attr::CKID, s(ckid.as_str()))
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(names.clone()))
             .consistent_read(consistent);
         let found = self.traced("GetItem", request.send()).await?;
         let item = found.item.ok_or(StoreError::NotFound)?;

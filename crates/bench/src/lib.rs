@@ -1,0 +1,3 @@
+//! What `cuddlekube-bench` and `cuddlekube-floor` share: the requests measured.
+
+pub mod targets;
