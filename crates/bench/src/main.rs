@@ -284,18 +284,19 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
         "petname": "benchy", "service": 3, "happiness": 5});
     let register_url = register.url("/v1/registrations");
     let small_name = small.to_string();
+    let admitting = Target::Post {
+        label: "admission, Idempotency-Key",
+        url: Arc::new({
+            let u = register_url.clone();
+            move |_, _| u.clone()
+        }),
+        body: Some(admission.clone()),
+        keyed: true,
+    };
     results.admissions = measure(
         &http,
         &[
-            Target::Post {
-                label: "admission, Idempotency-Key",
-                url: Arc::new({
-                    let u = register_url.clone();
-                    move |_, _| u.clone()
-                }),
-                body: Some(admission.clone()),
-                keyed: true,
-            },
+            admitting.clone(),
             Target::Post {
                 label: "admission, no key",
                 url: Arc::new(move |_, _| register_url.clone()),
@@ -317,17 +318,16 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
         move |worker: usize, step: u64| ckids[(worker * 13 + step as usize) % ckids.len()].clone();
     let (feed_pick, floor_pick, listing_url, small_name) =
         (pick.clone(), pick, listing.url(""), small.to_string());
+    let feeding = Target::Post {
+        label: "feed, Idempotency-Key",
+        url: Arc::new(move |w, s| format!("{listing_url}/v1/servers/{}/feed", feed_pick(w, s))),
+        body: None,
+        keyed: true,
+    };
     results.feeds = measure(
         &http,
         &[
-            Target::Post {
-                label: "feed, Idempotency-Key",
-                url: Arc::new(move |w, s| {
-                    format!("{listing_url}/v1/servers/{}/feed", feed_pick(w, s))
-                }),
-                body: None,
-                keyed: true,
-            },
+            feeding.clone(),
             dynamo(
                 "DynamoDB UpdateItem (conditional)",
                 "UpdateItem",
@@ -339,6 +339,29 @@ async fn run(scale: Scale, quick: bool) -> Result<(), String> {
     )
     .await;
     report::check_floor_item(&client, &small).await?;
+
+    eprintln!("bench: CPU per write");
+    let writes_cpu = cpu::measure(
+        &http,
+        &[
+            CpuTarget {
+                target: get("register GET /health", register.url("/health")),
+                processes: serving(&register),
+            },
+            CpuTarget {
+                target: admitting,
+                processes: serving(&register),
+            },
+            CpuTarget {
+                target: feeding,
+                processes: serving(&listing),
+            },
+        ],
+        8,
+        rounds,
+    )
+    .await?;
+    results.cpu.extend(writes_cpu);
 
     eprintln!("bench: telemetry cost");
     results.telemetry = measure(
