@@ -93,6 +93,7 @@ impl InvalidValue {
 /// The kinds of refusal, as the APIs report them (`"code": "too_long", "max": 64`).
 /// Lengths count characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Refusal {
     Required,

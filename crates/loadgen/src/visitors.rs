@@ -24,6 +24,8 @@ struct Patterns {
     next_page: Regex,
     form: Regex,
     hidden: Regex,
+    text_input: Regex,
+    first_choice: Regex,
 }
 
 /// What a page load came to: its sample and, when it answered, its HTML.
@@ -48,6 +50,8 @@ impl Visitors {
                 next_page: regex(r##"href="(/residents\?cursor=[^"#]+)""##),
                 form: regex(r#"(?s)<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>"#),
                 hidden: regex(r#"<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)""#),
+                text_input: regex(r#"<input[^>]*name="([^"]+)"[^>]*type="text"([^>]*)>"#),
+                first_choice: regex(r#"<datalist id="([^"]+)"><option value="([^"]*)""#),
             }),
         })
     }
@@ -101,23 +105,16 @@ impl Visitors {
         if walk % ADMIT_EVERY == ADMIT_EVERY - 1 {
             let (sample, form_page) = self.get("GET /register", "/register").await;
             samples.push(sample);
-            if let Some((action, mut fields)) = form_page
-                .as_deref()
-                .and_then(|html| self.form(html, "/register"))
+            if let Some(html) = form_page.as_deref()
+                && let Some((action, mut fields)) = self.form(html, "/register")
             {
                 let well = walk % (2 * ADMIT_EVERY) == ADMIT_EVERY - 1;
-                let name = if well {
+                let free_text = if well {
                     format!("visitor {visitor}.{walk}")
                 } else {
                     String::new()
                 };
-                fields.extend([
-                    ("name".to_owned(), name),
-                    ("type".to_owned(), "t3.micro".to_owned()),
-                    ("service".to_owned(), "3".to_owned()),
-                    ("petname".to_owned(), "loadie".to_owned()),
-                    ("os".to_owned(), "linux".to_owned()),
-                ]);
+                fields.extend(self.filled_in(html, &free_text));
                 let label = if well {
                     "POST /register (valid)"
                 } else {
@@ -131,6 +128,34 @@ impl Visitors {
 
     fn first(&self, pattern: &Regex, html: &str) -> Option<String> {
         pattern.captures(html).map(|c| decode(&c[1]))
+    }
+
+    /// The form's text fields as the page offers them, filled in: a numeric one with
+    /// "3", one with suggestions with its first, any other with `free_text` (empty: a
+    /// form sent badly, its required fields left empty).
+    fn filled_in(&self, html: &str, free_text: &str) -> Vec<(String, String)> {
+        let choices: Vec<(String, String)> = self
+            .patterns
+            .first_choice
+            .captures_iter(html)
+            .map(|c| (decode(&c[1]), decode(&c[2])))
+            .collect();
+        self.patterns
+            .text_input
+            .captures_iter(html)
+            .map(|input| {
+                let attributes = &input[2];
+                let suggested = choices
+                    .iter()
+                    .find(|(list, _)| attributes.contains(&format!("list=\"{list}\"")));
+                let value = match suggested {
+                    _ if attributes.contains(r#"inputmode="numeric""#) => "3".to_owned(),
+                    Some((_, first)) => first.clone(),
+                    None => free_text.to_owned(),
+                };
+                (decode(&input[1]), value)
+            })
+            .collect()
     }
 
     /// The first form whose action ends with `ending`: its action and hidden fields.
@@ -182,4 +207,33 @@ impl Visitors {
 /// Undoes the HTML escaping of an attribute value.
 fn decode(text: &str) -> String {
     html_escape::decode_html_entities(text).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forms_text_fields_are_filled_in_as_the_page_offers_them() {
+        let html = r#"<form method="post" action="/register">
+            <input type="hidden" name="idempotency_token" value="t1">
+            <input id="name" name="name" type="text" value="" required maxlength="200" autocomplete="off">
+            <input id="type" name="type" type="text" value="" required maxlength="200" list="type-choices" autocomplete="off">
+            <datalist id="type-choices"><option value="t2.micro"><option value="m5.xlarge"></datalist>
+            <input id="service" name="service" type="text" inputmode="numeric" value="" maxlength="20" class="input-short" autocomplete="off">
+            </form>"#;
+        let visitors = Visitors::new("http://127.0.0.1:1").unwrap();
+        let pairs = |text: &str| {
+            visitors
+                .filled_in(html, text)
+                .into_iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pairs("v1"), ["name=v1", "type=t2.micro", "service=3"]);
+        assert_eq!(pairs(""), ["name=", "type=t2.micro", "service=3"]);
+        let (action, hidden) = visitors.form(html, "/register").unwrap();
+        assert_eq!(action, "/register");
+        assert_eq!(hidden, [("idempotency_token".to_owned(), "t1".to_owned())]);
+    }
 }

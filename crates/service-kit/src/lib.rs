@@ -5,26 +5,20 @@
 mod app;
 pub mod config;
 pub mod extract;
-mod fallback;
 mod health;
 mod main_entry;
 pub mod openapi;
 mod problem;
 mod serve;
-#[cfg(feature = "store")]
-mod store;
 
 pub use app::{Application, Limits, shutdown_signal};
 pub use config::ConfigError;
-pub use fallback::api_router;
 pub use health::{ServiceInfo, health_router};
 pub use main_entry::run_service;
 pub use problem::{
     CONTENT_TYPE as PROBLEM_CONTENT_TYPE, OUTCOME_UNKNOWN, Problem, RETRY_AFTER_SECONDS,
 };
 pub use serve::ConnectionLimits;
-#[cfg(feature = "store")]
-pub use store::{bind_on_store, run_store_service};
 
 /// Every service allocates with mimalloc: a request allocates and frees a few hundred
 /// small blocks, which glibc's malloc made ≈ 11 % of a listing's CPU (README, "Where a

@@ -1,8 +1,9 @@
-//! register's OpenAPI document, generated from the handler's `#[utoipa::path]` and the
-//! domain's schemas (`domain::RegistrationInput` as `RegistrationRequest`,
-//! `domain::Resident`); service-kit adds `/health`, `/ready` and `/openapi.json`.
+//! register's OpenAPI document: its title and description here, its operation from
+//! the handler's `#[utoipa::path]` (registered with it in `lib.rs`), the domain's
+//! schemas (`domain::RegistrationInput` as `RegistrationRequest`, `domain::Resident`);
+//! api-kit adds `/health`, `/ready` and `/openapi.json`.
 
-use service_kit::openapi::{FieldProblem, ProblemDetails};
+use api_contract::ProblemDetails;
 use utoipa::OpenApi;
 
 #[derive(Debug, OpenApi)]
@@ -14,8 +15,7 @@ use utoipa::OpenApi;
             a 503 carries `Retry-After` and says, by its `type`, whether the admission may \
             have happened."
     ),
-    paths(crate::routes::register),
-    components(schemas(domain::RegistrationInput, domain::Resident, ProblemDetails, FieldProblem)),
+    components(schemas(domain::RegistrationInput, domain::Resident, ProblemDetails)),
     tags((name = "registrations", description = "Admitting new residents"))
 )]
 pub(crate) struct ApiDoc;

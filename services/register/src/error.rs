@@ -1,6 +1,7 @@
 //! The one error type of register's handlers, so that they can use `?` on both the
 //! domain's validation and the store.
 
+use api_contract::FieldProblem;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::ValidationErrors;
@@ -12,7 +13,7 @@ use store::StoreError;
 pub(crate) enum ApiError {
     /// 422 with every refused field under `errors`.
     Invalid(ValidationErrors),
-    /// As service-kit answers the store: 409 for a reused key, 503 (with `Retry-After`)
+    /// As api-kit answers the store: 409 for a reused key, 503 (with `Retry-After`)
     /// when DynamoDB is unavailable or did not confirm the write, an opaque 500 otherwise
     /// (the cause goes on the request's log line).
     Store(StoreError),
@@ -30,6 +31,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The 422's `errors`, as the contract writes them.
+fn field_problems(errors: Vec<domain::FieldError>) -> serde_json::Value {
+    let problems: Vec<FieldProblem> = errors.into_iter().map(FieldProblem::from).collect();
+    serde_json::to_value(problems).unwrap_or_default()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
@@ -39,10 +46,10 @@ impl IntoResponse for ApiError {
                     n => format!("{n} fields of the registration are invalid."),
                 };
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
-                    .with("errors", serde_json::to_value(errors).unwrap_or_default())
+                    .with("errors", field_problems(errors))
                     .into_response()
             }
-            Self::Store(err) => Problem::from(err).into_response(),
+            Self::Store(err) => api_kit::store_problem(err).into_response(),
         }
     }
 }

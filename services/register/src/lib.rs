@@ -19,11 +19,12 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::post;
 use faults::Faults;
 use service_kit::{Application, ServiceInfo};
 use store::{DynamoStore, ResidentAdmitter};
 use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const INFO: ServiceInfo = ServiceInfo::new("register");
 
@@ -35,10 +36,10 @@ pub struct AppState {
 
 /// The service's routes (health and readiness are added by [`build_with_store`]).
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(routes::PATH, post(routes::register))
+    let routes = OpenApiRouter::with_openapi(api_doc::ApiDoc::openapi())
+        .routes(routes!(routes::register))
         .with_state(state);
-    service_kit::api_router(routes, api_doc::ApiDoc::openapi())
+    api_kit::api_router(routes)
 }
 
 /// Binds `port` (0 for any) over `store`. register acts on no fault of its own beyond
@@ -51,5 +52,5 @@ pub async fn build_with_store(
     let state = AppState {
         admitter: Arc::new(store.clone()),
     };
-    service_kit::bind_on_store(port, INFO, &store, router(state)).await
+    api_kit::bind_on_store(port, INFO, &store, router(state)).await
 }

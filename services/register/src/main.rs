@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    service_kit::run_store_service(register::INFO, register::build_with_store)
+    api_kit::run_store_service(register::INFO, register::build_with_store)
 }

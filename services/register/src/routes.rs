@@ -1,25 +1,20 @@
 //! `POST /v1/registrations`: a registration in, a new resident out.
 
+use api_contract::{IDEMPOTENT_REPLAYED, ProblemDetails, paths};
+use api_kit::IdempotencyKeyHeader;
+use api_kit::openapi::WriteFailures;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::{NewResident, Resident};
+use domain::NewResident;
 use service_kit::Problem;
-use service_kit::extract::{ApiJson, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader};
-use service_kit::openapi::{ProblemDetails, WriteFailures};
+use service_kit::extract::ApiJson;
 use store::Admission;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::RegistrationBody;
-
-pub(crate) const PATH: &str = "/v1/registrations";
-
-/// Where the new resident can be read (server-listing's `GET /v1/servers/{ckid}`).
-pub(crate) fn location(resident: &Resident) -> String {
-    format!("/v1/servers/{}", resident.ckid)
-}
 
 /// Admits a new resident.
 ///
@@ -32,7 +27,7 @@ pub(crate) fn location(resident: &Resident) -> String {
 /// `outcome-unknown` type, it may have been, and repeating with the same key is safe.
 #[utoipa::path(
     post,
-    path = "/v1/registrations",
+    path = paths::REGISTRATIONS,
     tag = "registrations",
     operation_id = "register",
     params(
@@ -53,7 +48,7 @@ pub(crate) fn location(resident: &Resident) -> String {
     responses(
         (
             status = 201, description = "Admitted (or, for a repeated Idempotency-Key, the first admission replayed).",
-            body = Resident, content_type = "application/json",
+            body = domain::Resident, content_type = "application/json",
             headers(
                 ("Location" = String, description = "`/v1/servers/{ckid}`: where the resident can be read."),
                 ("Idempotent-Replayed" = bool, description = "`true` when this answer replays an earlier admission with the same Idempotency-Key."),
@@ -108,7 +103,7 @@ impl IntoResponse for Created {
         let Admission { resident, replayed } = self.0;
         // A ckid is letters, digits, '.', '_' and '-' (domain::ResidentId), always a
         // valid header value.
-        let Ok(location) = HeaderValue::try_from(location(&resident)) else {
+        let Ok(location) = HeaderValue::try_from(paths::server(&resident.ckid)) else {
             tracing::error!(ckid = %resident.ckid, "a ckid is not a valid Location");
             return Problem::internal().into_response();
         };

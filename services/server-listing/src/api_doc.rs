@@ -1,11 +1,9 @@
-//! server-listing's OpenAPI document, generated from the handlers' `#[utoipa::path]`
-//! and the domain's `Resident` schema; service-kit adds `/health`, `/ready` and
-//! `/openapi.json`.
+//! server-listing's OpenAPI document: its title and description here, its operations
+//! from the handlers' `#[utoipa::path]` (registered with them in `lib.rs`); api-kit adds
+//! `/health`, `/ready` and `/openapi.json`.
 
-use service_kit::openapi::{FieldProblem, ProblemDetails};
+use api_contract::{ProblemDetails, ServerPage};
 use utoipa::OpenApi;
-
-use crate::routes::{self, ServerPage};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -17,8 +15,7 @@ use crate::routes::{self, ServerPage};
             A 503 carries `Retry-After` and, for a feeding, says by its `type` whether the \
             feeding may have happened."
     ),
-    paths(routes::list_servers, routes::get_server, routes::feed_server),
-    components(schemas(domain::Resident, ServerPage, ProblemDetails, FieldProblem)),
+    components(schemas(domain::Resident, ServerPage, ProblemDetails)),
     tags((name = "residents", description = "Read and feed the residents"))
 )]
 pub(crate) struct ApiDoc;

@@ -11,7 +11,7 @@ use store::StoreError;
 pub(crate) enum ApiError {
     /// 400: a query parameter is not valid; the message names it.
     BadQuery(String),
-    /// As service-kit answers the store: 404, 400 for a bad cursor, 503 (with
+    /// As api-kit answers the store: 404, 400 for a bad cursor, 503 (with
     /// `Retry-After`) when DynamoDB is unavailable or did not confirm a write, an opaque
     /// 500 otherwise (the cause goes on the request's log line).
     Store(StoreError),
@@ -27,7 +27,7 @@ impl ApiError {
     pub(crate) fn into_problem(self) -> Problem {
         match self {
             Self::BadQuery(message) => Problem::new(StatusCode::BAD_REQUEST, message),
-            Self::Store(err) => Problem::from(err),
+            Self::Store(err) => api_kit::store_problem(err),
         }
     }
 }

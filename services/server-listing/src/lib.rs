@@ -21,12 +21,11 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
 use service_kit::{Application, ServiceInfo};
 use store::{DynamoStore, ResidentFeeder, ResidentReader};
 use utoipa::OpenApi as _;
-
-pub use routes::ServerPage;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const INFO: ServiceInfo = ServiceInfo::new("server-listing");
 
@@ -40,16 +39,16 @@ pub struct AppState {
 /// The service's routes, acting on `faults` (health and readiness are added by
 /// [`build_with_store`]).
 pub fn router(state: AppState, faults: ::faults::Faults) -> Router {
-    let routes = Router::new()
-        .route(routes::LIST_PATH, get(routes::list_servers))
-        .route(routes::ONE_PATH, get(routes::get_server))
-        .route(routes::FEED_PATH, post(routes::feed_server))
+    let routes = OpenApiRouter::with_openapi(api_doc::ApiDoc::openapi())
+        .routes(routes!(routes::list_servers))
+        .routes(routes!(routes::get_server))
+        .routes(routes!(routes::feed_server))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             faults,
             faults::act_on_faults,
         ));
-    service_kit::api_router(routes, api_doc::ApiDoc::openapi())
+    api_kit::api_router(routes)
 }
 
 /// Binds `port` (0 for any) over `store`, acting on `faults`.
@@ -62,5 +61,5 @@ pub async fn build_with_store(
         residents: Arc::new(store.clone()),
         feeder: Arc::new(store.clone()),
     };
-    service_kit::bind_on_store(port, INFO, &store, router(state, faults)).await
+    api_kit::bind_on_store(port, INFO, &store, router(state, faults)).await
 }

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    service_kit::run_store_service(server_listing::INFO, server_listing::build_with_store)
+    api_kit::run_store_service(server_listing::INFO, server_listing::build_with_store)
 }

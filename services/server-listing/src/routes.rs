@@ -1,39 +1,25 @@
 //! `/v1/servers`: list residents newest first, get one, feed one.
 
+use api_contract::{IDEMPOTENT_REPLAYED, ProblemDetails, ServerPage, paths};
+use api_kit::openapi::{NoSuchResident, ReadFailures, WriteFailures};
+use api_kit::{Ckid, IdempotencyKeyHeader};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use domain::{IdempotencyKey, Resident};
-use serde::Serialize;
-use service_kit::extract::{ApiQuery, Ckid, IDEMPOTENT_REPLAYED, IdempotencyKeyHeader};
-use service_kit::openapi::{NoSuchResident, ProblemDetails, ReadFailures, WriteFailures};
+use service_kit::extract::ApiQuery;
 use store::{Feeding, Page, StoreError};
-use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::ListParams;
 
-pub(crate) const LIST_PATH: &str = "/v1/servers";
-pub(crate) const ONE_PATH: &str = "/v1/servers/{ckid}";
-pub(crate) const FEED_PATH: &str = "/v1/servers/{ckid}/feed";
-
-/// One page of residents, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServerPage {
-    pub servers: Vec<Resident>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl From<Page> for ServerPage {
-    fn from(page: Page) -> Self {
-        Self {
-            servers: page.residents,
-            next_cursor: page.next_cursor,
-        }
+/// A store's page as the API answers it.
+fn server_page(page: Page) -> ServerPage {
+    ServerPage {
+        servers: page.residents,
+        next_cursor: page.next_cursor,
     }
 }
 
@@ -44,7 +30,7 @@ impl From<Page> for ServerPage {
 /// refused by another).
 #[utoipa::path(
     get,
-    path = "/v1/servers",
+    path = paths::SERVERS,
     tag = "residents",
     params(ListParams),
     responses(
@@ -61,13 +47,13 @@ pub(crate) async fn list_servers(
 ) -> Result<Json<ServerPage>, ApiError> {
     let query = params.parse()?;
     let page = state.residents.list(&query).await?;
-    Ok(Json(page.into()))
+    Ok(Json(server_page(page)))
 }
 
 /// Get one resident.
 #[utoipa::path(
     get,
-    path = "/v1/servers/{ckid}",
+    path = paths::SERVER,
     tag = "residents",
     params(("ckid" = String, Path, description = "The resident's id; one that cannot be an id is a 404",
         pattern = "^[A-Za-z0-9._-]{1,64}$", example = "01KAV5S1YJ5Z1Q6T2W6M3C8E9R")),
@@ -96,7 +82,7 @@ pub(crate) async fn get_server(
 /// (the client's, or the one the service chose for a request sent without).
 #[utoipa::path(
     post,
-    path = "/v1/servers/{ckid}/feed",
+    path = paths::FEED,
     tag = "residents",
     params(
         ("ckid" = String, Path, description = "The resident's id; one that cannot be an id is a 404",

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use telemetry::xray::{TraceHeader, format_trace_id};
 
-use crate::api::UpstreamError;
+use crate::api_client::UpstreamError;
 use crate::pages::{ErrorPage, Page, Retry, Section};
 use crate::reference::{Reference, TraceLookup};
 
@@ -418,7 +418,11 @@ mod tests {
             trace_lookup: trace_lookup.map(|template| template.parse().unwrap()),
         };
         let state = crate::AppState {
-            api: telemetry::http::client(reqwest::Client::builder()).unwrap(),
+            apis: crate::api_client::ApiClient::new(
+                telemetry::http::client(reqwest::Client::builder()).unwrap(),
+                config.server_listing_url.clone(),
+                config.register_url.clone(),
+            ),
             config: std::sync::Arc::new(config),
             systems: std::sync::Arc::default(),
         };

@@ -1,14 +1,15 @@
-//! The admittance form: what the visitor typed, the token that makes sending it safe to
-//! repeat, and what the visitor is told about it, in the site's own words: each refused
-//! field named by its label, with how to put it right.
+//! The admittance form: its fields (one table, [`FIELDS`], from which the page, the
+//! registration sent and the sentences are all made), what the visitor typed, the token
+//! that makes sending it safe to repeat, and what the visitor is told about it, in the
+//! site's own words: each refused field named by its label, with how to put it right.
 
+use api_contract::FieldProblem;
 use domain::{
-    IdempotencyKey, OperatingSystem, PetName, RegistrationInput, ServerName, ServerType,
+    IdempotencyKey, OperatingSystem, PetName, Refusal, RegistrationInput, ServerName, ServerType,
     YearsOfService,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::api::FieldProblem;
 use crate::reference::Reference;
 
 /// A fresh idempotency token for one form or one feed button: a ULID.
@@ -31,51 +32,239 @@ pub fn token_key(token: &str) -> Result<Option<IdempotencyKey>, BadToken> {
     IdempotencyKey::parse(token).map(Some).map_err(|_| BadToken)
 }
 
-/// What the visitor typed into the admittance form.
+/// A field of the admittance form, as the visitor knows it.
+#[derive(Debug)]
+pub struct FormField {
+    /// The input's `name` and `id`, and register's name for the field.
+    pub name: &'static str,
+    /// As the sentences name it; the page's label is it capitalised.
+    pub label: &'static str,
+    /// Under the label.
+    pub help: &'static str,
+    pub rule: Rule,
+    /// The "for example" of the sentences (the input suggests `choices`).
+    pub example: Option<&'static str>,
+    /// Offered as the input's suggestions.
+    pub choices: &'static [&'static str],
+}
+
+/// What a field takes, as register checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Required text of `min..=max` characters.
+    Text { min: usize, max: usize },
+    /// Text of at most `max` characters, or nothing.
+    OptionalText { max: usize },
+    /// A whole number `min..=max`, or nothing (register's default).
+    WholeNumber { min: usize, max: usize },
+}
+
+/// The form's fields, in form order. A field register takes is one row here.
+pub const FIELDS: [FormField; 5] = [
+    FormField {
+        name: "name",
+        label: "server name",
+        help: "What you called it, e.g. “foo foo cuddly poops”. Up to 64 characters.",
+        rule: Rule::Text {
+            min: ServerName::MIN_CHARS,
+            max: ServerName::MAX_CHARS,
+        },
+        example: None,
+        choices: &[],
+    },
+    FormField {
+        name: "type",
+        label: "server type",
+        help: "The instance type it ran as, e.g. m5.xlarge or t2.micro.",
+        rule: Rule::Text {
+            min: ServerType::MIN_CHARS,
+            max: ServerType::MAX_CHARS,
+        },
+        example: Some("m5.xlarge"),
+        choices: &[
+            "t2.micro",
+            "t3.medium",
+            "m4.large",
+            "m5.xlarge",
+            "c5.2xlarge",
+            "r5.large",
+            "x1.16xlarge",
+            "p3.2xlarge",
+            "i3.large",
+            "d2.xlarge",
+            "z1d.large",
+        ],
+    },
+    FormField {
+        name: "service",
+        label: "years in service",
+        help: "Whole years, from 0 to 100. Leave empty if you’ve lost count.",
+        rule: Rule::WholeNumber {
+            min: YearsOfService::MIN as usize,
+            max: YearsOfService::MAX as usize,
+        },
+        example: Some("7"),
+        choices: &[],
+    },
+    FormField {
+        name: "petname",
+        label: "pet name",
+        help: "What the team called it when nobody was listening. Up to 32 characters.",
+        rule: Rule::OptionalText {
+            max: PetName::MAX_CHARS,
+        },
+        example: None,
+        choices: &[],
+    },
+    FormField {
+        name: "os",
+        label: "operating system",
+        help: "What it runs, e.g. linux, windows or freebsd.",
+        rule: Rule::Text {
+            min: OperatingSystem::MIN_CHARS,
+            max: OperatingSystem::MAX_CHARS,
+        },
+        example: Some("linux"),
+        choices: &["linux", "windows", "freebsd", "openbsd", "solaris"],
+    },
+];
+
+/// The row of register's field `name`, and its place in the form.
+fn form_field(name: &str) -> Option<(usize, &'static FormField)> {
+    FIELDS
+        .iter()
+        .enumerate()
+        .find(|(_, field)| field.name == name)
+}
+
+impl FormField {
+    /// The page's label.
+    pub fn title(&self) -> String {
+        capitalised(self.label)
+    }
+
+    pub fn is_required(&self) -> bool {
+        matches!(self.rule, Rule::Text { .. })
+    }
+
+    pub fn is_optional(&self) -> bool {
+        matches!(self.rule, Rule::OptionalText { .. })
+    }
+
+    pub fn is_number(&self) -> bool {
+        matches!(self.rule, Rule::WholeNumber { .. })
+    }
+
+    /// The input's `maxlength`: room past the rule, so that register (not the browser)
+    /// says what is too long.
+    pub fn max_typed(&self) -> usize {
+        if self.is_number() { 20 } else { 200 }
+    }
+
+    /// The value sent for what was typed: a whole number goes as a number when it is
+    /// one and as the text typed otherwise (so register reports it beside the other
+    /// fields' problems), and not at all when empty (register's default applies).
+    fn sent(&self, typed: &str) -> Value {
+        if !self.is_number() {
+            return Value::from(typed);
+        }
+        match typed.trim() {
+            "" => Value::Null,
+            number => number
+                .parse::<u64>()
+                .map_or_else(|_| Value::from(number), Value::from),
+        }
+    }
+
+    /// The rule in words, for the sentence used when register's reason is unknown.
+    fn rule_in_words(&self) -> String {
+        match self.rule {
+            Rule::Text { min, max } => format!("{min} to {max} characters"),
+            Rule::OptionalText { max } => format!("at most {max} characters, or left empty"),
+            Rule::WholeNumber { min, max } => {
+                format!("a whole number from {min} to {max}, or left empty")
+            }
+        }
+    }
+}
+
+/// What the visitor typed into the admittance form: a value per [`FIELDS`] row, and
+/// the hidden token. Read from the form body: other names are ignored, a field sent
+/// twice is refused (no form of the site's sends that).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
+#[serde(try_from = "Vec<(String, String)>")]
 pub struct RegisterForm {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub server_type: String,
-    pub service: String,
-    pub petname: String,
-    pub os: String,
+    typed: [String; FIELDS.len()],
     pub idempotency_token: String,
 }
 
-impl RegisterForm {
-    /// The registration register is sent: the fields as typed. `service` goes as a
-    /// number when it is one and as the text typed otherwise, so register reports it
-    /// beside the other fields' problems; left empty it is not sent (register's
-    /// default applies).
-    pub fn registration(&self) -> RegistrationInput {
-        let service = self.service.trim();
-        RegistrationInput {
-            name: Value::from(self.name.as_str()),
-            server_type: Value::from(self.server_type.as_str()),
-            os: Value::from(self.os.as_str()),
-            petname: Value::from(self.petname.as_str()),
-            service: match service.parse::<u64>() {
-                _ if service.is_empty() => Value::Null,
-                Ok(years) => Value::from(years),
-                Err(_) => Value::from(service),
-            },
-            ..RegistrationInput::default()
+impl TryFrom<Vec<(String, String)>> for RegisterForm {
+    type Error = String;
+
+    fn try_from(pairs: Vec<(String, String)>) -> Result<Self, Self::Error> {
+        let mut form = Self::default();
+        let mut seen = [false; FIELDS.len() + 1];
+        for (name, value) in pairs {
+            let (place, slot) = match form_field(&name) {
+                Some((place, _)) => (place, &mut form.typed[place]),
+                None if name == "idempotency_token" => (FIELDS.len(), &mut form.idempotency_token),
+                None => continue,
+            };
+            if std::mem::replace(&mut seen[place], true) {
+                return Err(format!("duplicate field `{name}`"));
+            }
+            *slot = value;
         }
+        Ok(form)
+    }
+}
+
+/// A field as the page shows it.
+#[derive(Debug)]
+pub struct FieldView<'a> {
+    pub field: &'static FormField,
+    pub typed: &'a str,
+    pub error: Option<&'a str>,
+}
+
+impl RegisterForm {
+    /// An empty form with a fresh token.
+    pub fn fresh() -> Self {
+        Self {
+            idempotency_token: new_token(),
+            ..Self::default()
+        }
+    }
+
+    /// What was typed into register's field `name` (empty for a name not in the form).
+    pub fn typed(&self, name: &str) -> &str {
+        form_field(name).map_or("", |(place, _)| &self.typed[place])
+    }
+
+    #[cfg(test)]
+    fn with(pairs: &[(&str, &str)]) -> Self {
+        let pairs = pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()));
+        Self::try_from(pairs.collect::<Vec<_>>()).expect("a test form")
+    }
+
+    /// The registration register is sent: each field as [`FormField::sent`] makes it.
+    pub fn registration(&self) -> RegistrationInput {
+        let fields: Map<String, Value> = FIELDS
+            .iter()
+            .zip(&self.typed)
+            .map(|(field, typed)| (field.name.to_owned(), field.sent(typed)))
+            .collect();
+        // Every value is text, a number or null, which every member of the input takes.
+        serde_json::from_value(Value::Object(fields)).unwrap_or_default()
     }
 
     /// The form as shown again: control characters (which HTML cannot hold) read as
     /// "�", so the visitor sees where they were. Only for display: what is sent is
     /// always what was typed, so register still refuses them.
     pub fn for_display(mut self) -> Self {
-        for field in [
-            &mut self.name,
-            &mut self.server_type,
-            &mut self.service,
-            &mut self.petname,
-            &mut self.os,
-        ] {
+        for field in &mut self.typed {
             if field.chars().any(char::is_control) {
                 *field = field
                     .chars()
@@ -86,27 +275,26 @@ impl RegisterForm {
         self
     }
 
-    /// What was typed into the field register names (for "this one has 70").
-    fn typed(&self, field: &str) -> Option<&str> {
-        match field {
-            "name" => Some(&self.name),
-            "type" => Some(&self.server_type),
-            "service" => Some(&self.service),
-            "petname" => Some(&self.petname),
-            "os" => Some(&self.os),
-            _ => None,
-        }
+    /// Each field with what was typed and its problem, in form order.
+    pub fn view<'a>(&'a self, errors: &'a FormErrors) -> Vec<FieldView<'a>> {
+        FIELDS
+            .iter()
+            .zip(&self.typed)
+            .zip(&errors.fields)
+            .map(|((field, typed), error)| FieldView {
+                field,
+                typed,
+                error: error.as_deref(),
+            })
+            .collect()
     }
 }
 
 /// A problem per form field, shown beside it.
 #[derive(Debug, Clone, Default)]
 pub struct FormErrors {
-    pub name: Option<String>,
-    pub server_type: Option<String>,
-    pub service: Option<String>,
-    pub petname: Option<String>,
-    pub os: Option<String>,
+    /// By [`FIELDS`] place.
+    fields: [Option<String>; FIELDS.len()],
     /// Problems that belong to no one field.
     pub general: Vec<String>,
 }
@@ -116,7 +304,7 @@ impl FormErrors {
     pub fn from_problems(problems: &[FieldProblem], form: &RegisterForm) -> Self {
         let mut errors = Self::default();
         for problem in problems {
-            let sentence = sentence(problem, form.typed(&problem.field).unwrap_or(""));
+            let sentence = sentence(problem, form.typed(&problem.field));
             errors.add(&problem.field, sentence);
         }
         if errors.is_empty() {
@@ -127,104 +315,32 @@ impl FormErrors {
         errors
     }
 
-    /// Files `message` under the form field register named (`type` is the server
-    /// type field).
+    /// Files `message` under the form field register named.
     fn add(&mut self, field: &str, message: String) {
-        let slot = match field {
-            "name" => &mut self.name,
-            "type" => &mut self.server_type,
-            "service" => &mut self.service,
-            "petname" => &mut self.petname,
-            "os" => &mut self.os,
-            _ => {
-                self.general.push(message);
-                return;
-            }
+        let Some((place, _)) = form_field(field) else {
+            self.general.push(message);
+            return;
         };
-        match slot {
+        match &mut self.fields[place] {
             Some(existing) => {
                 existing.push(' ');
                 existing.push_str(&message);
             }
-            None => *slot = Some(message),
+            slot @ None => *slot = Some(message),
         }
     }
 
     /// (input id, message) for the summary at the top of the form, in form order.
     pub fn summary(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("name", &self.name),
-            ("type", &self.server_type),
-            ("service", &self.service),
-            ("petname", &self.petname),
-            ("os", &self.os),
-        ]
-        .into_iter()
-        .filter_map(|(id, message)| message.as_deref().map(|m| (id, m)))
-        .collect()
+        FIELDS
+            .iter()
+            .zip(&self.fields)
+            .filter_map(|(field, message)| message.as_deref().map(|m| (field.name, m)))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
         self.summary().is_empty() && self.general.is_empty()
-    }
-}
-
-/// A field as the visitor knows it: its label, an example, and its rule in words.
-struct Field {
-    label: &'static str,
-    example: Option<&'static str>,
-    min: usize,
-    max: usize,
-}
-
-fn field(name: &str) -> Option<Field> {
-    let text = |label, example, min, max| {
-        Some(Field {
-            label,
-            example,
-            min,
-            max,
-        })
-    };
-    match name {
-        "name" => text(
-            "server name",
-            None,
-            ServerName::MIN_CHARS,
-            ServerName::MAX_CHARS,
-        ),
-        "type" => text(
-            "server type",
-            Some("m5.xlarge"),
-            ServerType::MIN_CHARS,
-            ServerType::MAX_CHARS,
-        ),
-        "os" => text(
-            "operating system",
-            Some("linux"),
-            OperatingSystem::MIN_CHARS,
-            OperatingSystem::MAX_CHARS,
-        ),
-        "petname" => text("pet name", None, PetName::MIN_CHARS, PetName::MAX_CHARS),
-        "service" => text(
-            "years in service",
-            Some("7"),
-            usize::from(YearsOfService::MIN),
-            usize::from(YearsOfService::MAX),
-        ),
-        _ => None,
-    }
-}
-
-/// The rule a field keeps, for the sentence used when register's reason is unknown.
-fn rule(name: &str, field: &Field) -> String {
-    match name {
-        "service" => format!(
-            "a whole number from {} to {}, or left empty",
-            field.min, field.max
-        ),
-        "petname" => format!("at most {} characters, or left empty", field.max),
-        _ => format!("{} to {} characters", field.min, field.max),
     }
 }
 
@@ -239,40 +355,32 @@ fn capitalised(text: &str) -> String {
 /// and the field's label make the sentence; register's own `message` is never shown.
 /// An unknown or missing code gets a sentence naming the label and its rule.
 pub fn sentence(problem: &FieldProblem, typed: &str) -> String {
-    let Some(field) = field(&problem.field) else {
+    let Some((_, field)) = form_field(&problem.field) else {
         return "Please check the details and send the form again.".to_owned();
     };
     let label = field.label;
-    let bound = |value: Option<i64>, default: usize| {
-        value.map_or_else(|| default.to_string(), |v| v.to_string())
-    };
-    match problem.code.as_deref() {
-        Some("required") => match field.example {
-            Some(example) if problem.field != "service" => {
+    match problem.refusal {
+        Some(Refusal::Required) => match field.example {
+            Some(example) if !field.is_number() => {
                 format!("Please enter the {label}, for example {example}.")
             }
             _ => format!("Please enter the {label}."),
         },
-        Some("not_text") => format!("Please type the {label} as plain text."),
-        Some("not_whole_number") => format!(
+        Some(Refusal::NotText) => format!("Please type the {label} as plain text."),
+        Some(Refusal::NotWholeNumber) => format!(
             "{} must be a whole number, for example {}.",
-            capitalised(label),
+            field.title(),
             field.example.unwrap_or("7")
         ),
-        Some("out_of_range") => format!(
-            "{} must be a whole number from {} to {}.",
-            capitalised(label),
-            bound(problem.min, field.min),
-            bound(problem.max, field.max)
+        Some(Refusal::OutOfRange { min, max }) => format!(
+            "{} must be a whole number from {min} to {max}.",
+            field.title(),
         ),
-        Some("too_short") => match bound(problem.min, field.min).as_str() {
-            "1" => format!("The {label} needs at least 1 character."),
-            min => format!("The {label} needs at least {min} characters."),
-        },
-        Some("too_long") => {
-            let max = bound(problem.max, field.max);
+        Some(Refusal::TooShort { min: 1 }) => format!("The {label} needs at least 1 character."),
+        Some(Refusal::TooShort { min }) => format!("The {label} needs at least {min} characters."),
+        Some(Refusal::TooLong { max }) => {
             let length = typed.trim().chars().count();
-            if max.parse::<usize>().is_ok_and(|max| length > max) {
+            if length > max {
                 format!(
                     "The {label} can be at most {max} characters long, and this one has \
                      {length}. Please shorten it."
@@ -281,20 +389,20 @@ pub fn sentence(problem: &FieldProblem, typed: &str) -> String {
                 format!("The {label} can be at most {max} characters long. Please shorten it.")
             }
         }
-        Some("control_characters") => format!(
+        Some(Refusal::ControlCharacters) => format!(
             "The {label} contains a control character, such as a tab or a line break. \
              Please remove it."
         ),
-        Some("invisible_characters") => format!(
+        Some(Refusal::InvisibleCharacters) => format!(
             "The {label} contains invisible formatting characters, such as text-direction \
              marks. Please type it again without them."
         ),
-        Some("invalid_url") => {
+        Some(Refusal::InvalidUrl) => {
             format!("The {label} must be a web address that starts with https://.")
         }
-        _ => format!(
+        Some(Refusal::Malformed) | None => format!(
             "Please check the {label}: it should be {}.",
-            rule(&problem.field, &field)
+            field.rule_in_words()
         ),
     }
 }
@@ -421,13 +529,18 @@ impl Notice {
 mod tests {
     use super::*;
 
+    /// A problem as register sends it: `code` with the field's own bounds.
     fn problem(field: &str, code: Option<&str>) -> FieldProblem {
-        FieldProblem {
-            field: field.to_owned(),
-            message: format!("{field} is wrong"),
-            code: code.map(str::to_owned),
-            ..FieldProblem::default()
-        }
+        let (min, max) = match form_field(field).map(|(_, f)| f.rule) {
+            Some(Rule::Text { min, max } | Rule::WholeNumber { min, max }) => (min, max),
+            Some(Rule::OptionalText { max }) => (0, max),
+            None => (0, 10),
+        };
+        serde_json::from_value(serde_json::json!({
+            "field": field, "message": format!("{field} is wrong"), "code": code,
+            "min": min, "max": max,
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -503,13 +616,13 @@ mod tests {
     #[test]
     fn bounds_come_from_register_when_it_sends_them() {
         let mut p = problem("service", Some("out_of_range"));
-        (p.min, p.max) = (Some(1), Some(50));
+        p.refusal = Some(Refusal::OutOfRange { min: 1, max: 50 });
         assert_eq!(
             sentence(&p, "70"),
             "Years in service must be a whole number from 1 to 50."
         );
         let mut p = problem("name", Some("too_long"));
-        p.max = Some(10);
+        p.refusal = Some(Refusal::TooLong { max: 10 });
         assert_eq!(
             sentence(&p, "x"),
             "The server name can be at most 10 characters long. Please shorten it."
@@ -554,29 +667,26 @@ mod tests {
 
     #[test]
     fn control_characters_are_shown_as_replacement_characters_only() {
-        let form = RegisterForm {
-            name: "a\u{1}b\nc".into(),
-            os: "linux".into(),
-            ..RegisterForm::default()
-        };
+        let form = RegisterForm::with(&[("name", "a\u{1}b\nc"), ("os", "linux")]);
         assert_eq!(form.registration().name, serde_json::json!("a\u{1}b\nc"));
         let shown = form.for_display();
-        assert_eq!(shown.name, "a\u{FFFD}b\u{FFFD}c");
-        assert_eq!(shown.os, "linux");
+        assert_eq!(shown.typed("name"), "a\u{FFFD}b\u{FFFD}c");
+        assert_eq!(shown.typed("os"), "linux");
     }
 
     #[test]
     fn service_goes_as_typed_when_not_a_number() {
-        let mut form = RegisterForm {
-            name: "n".into(),
-            server_type: "t3.micro".into(),
-            os: "linux".into(),
-            ..RegisterForm::default()
+        let form = |service| {
+            RegisterForm::with(&[
+                ("name", "n"),
+                ("type", "t3.micro"),
+                ("os", "linux"),
+                ("service", service),
+            ])
         };
-        assert!(form.registration().service.is_null());
-        form.service = " 7 ".into();
-        assert_eq!(form.registration().service, serde_json::json!(7));
-        form.service = "ten".into();
+        assert!(form("").registration().service.is_null());
+        assert_eq!(form(" 7 ").registration().service, serde_json::json!(7));
+        let form = form("ten");
         assert_eq!(form.registration().service, serde_json::json!("ten"));
         let sent = serde_json::to_value(form.registration()).unwrap();
         assert_eq!(

@@ -3,27 +3,27 @@
 //!
 //! `main.rs` only calls [`build`]; tests call [`build_with_config`] with port 0.
 //!
-//! Code map: `routes/` (handlers: `residents.rs`, `admission.rs`), `api.rs` (the two
-//! APIs, through the traced client), `pages.rs` (askama templates and the one
+//! Code map: `routes/` (handlers: `residents.rs`, `admission.rs`), `api_client.rs`
+//! (the two APIs, through the traced client), `pages.rs` (askama templates and the one
 //! `IntoResponse` wrapper), `card.rs` (a resident as the pages show it), `form.rs`
 //! (the admittance form and its messages), `words.rs` (dates, "3 minutes ago", bios),
-//! `systems.rs` (the OS filter's choices), `error.rs` (what a visitor sees when
+//! `os_filter.rs` (the OS filter's choices), `error.rs` (what a visitor sees when
 //! something fails), `cross_site.rs` (forms from other sites refused), `security.rs`
 //! (headers on every response), `assets.rs` (embedded static files), `avatar.rs`
 //! (server family and mood → picture).
 
-mod api;
+mod api_client;
 mod assets;
 mod avatar;
 mod card;
 mod cross_site;
 mod error;
 mod form;
+mod os_filter;
 mod pages;
 mod reference;
 mod routes;
 mod security;
-mod systems;
 mod words;
 
 use std::sync::Arc;
@@ -34,6 +34,8 @@ use service_kit::config::{self, BaseUrl};
 use service_kit::{Application, ConfigError, Limits, ServiceInfo, health_router};
 
 pub use reference::TraceLookup;
+
+use crate::api_client::ApiClient;
 
 pub const INFO: ServiceInfo = ServiceInfo::new("website");
 
@@ -72,11 +74,11 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// Calls the APIs: every call is a client span carrying `X-Amzn-Trace-Id`.
-    pub api: reqwest_middleware::ClientWithMiddleware,
+    pub apis: ApiClient,
     /// Shared: axum clones the state for every request.
     pub config: Arc<Config>,
     /// The OS filter's choices, read from server-listing now and then.
-    systems: Arc<systems::SystemsCache>,
+    systems: Arc<os_filter::SystemsCache>,
 }
 
 /// The site's pages, static files and 404 fallback, with state-changing requests from
@@ -120,7 +122,7 @@ pub async fn build_with_limits(
         .map_err(std::io::Error::other)?;
     let port = config.port;
     let lookup = config.trace_lookup.clone();
-    let api = telemetry::http::client(
+    let http_client = telemetry::http::client(
         reqwest::Client::builder()
             .timeout(UPSTREAM_TIMEOUT)
             .connect_timeout(Duration::from_secs(1))
@@ -130,7 +132,11 @@ pub async fn build_with_limits(
     )
     .map_err(std::io::Error::other)?;
     let state = AppState {
-        api,
+        apis: ApiClient::new(
+            http_client,
+            config.server_listing_url.clone(),
+            config.register_url.clone(),
+        ),
         config: Arc::new(config.clone()),
         systems: Arc::default(),
     };

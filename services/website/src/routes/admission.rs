@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{LinkQuery, resident_id};
 use crate::AppState;
-use crate::api::UpstreamError;
+use crate::api_client::UpstreamError;
 use crate::card::Card;
 use crate::error::WebError;
 use crate::form::{FormErrors, Notice, RegisterForm, new_token, token_key};
@@ -27,11 +27,7 @@ pub fn routes() -> Router<AppState> {
 /// Never stored: Back to the form fetches a fresh token instead of offering a used one
 /// (which register would answer with 409 for new details).
 async fn register_form() -> impl IntoResponse {
-    Page::ok(RegisterPage::new(RegisterForm {
-        idempotency_token: new_token(),
-        ..RegisterForm::default()
-    }))
-    .no_store()
+    Page::ok(RegisterPage::new(RegisterForm::fresh())).no_store()
 }
 
 #[tracing::instrument(skip_all)]
@@ -49,10 +45,7 @@ async fn register(
             // Not a form the site's page sends: start again with an empty one.
             let page = RegisterPage {
                 notice: Some(Notice::expired()),
-                ..RegisterPage::new(RegisterForm {
-                    idempotency_token: new_token(),
-                    ..RegisterForm::default()
-                })
+                ..RegisterPage::new(RegisterForm::fresh())
             };
             return Page::with_status(StatusCode::BAD_REQUEST, page)
                 .no_store()
@@ -66,7 +59,11 @@ async fn register(
             return again(StatusCode::BAD_REQUEST, form, None, Some(Notice::expired()));
         }
     };
-    match state.register(&form.registration(), key.as_ref()).await {
+    match state
+        .apis
+        .admit_resident(&form.registration(), key.as_ref())
+        .await
+    {
         Ok(resident) => {
             Redirect::to(&format!("/register/thanks?ckid={}", resident.ckid)).into_response()
         }
@@ -97,7 +94,7 @@ async fn register(
         }
         // A 500 (or an answer not understood) says no more than "unknown" either.
         Err(UpstreamError::OutcomeUnknown | UpstreamError::Unexpected) => {
-            let notice = Notice::unconfirmed(&form.name, Reference::current());
+            let notice = Notice::unconfirmed(form.typed("name"), Reference::current());
             again(StatusCode::SERVICE_UNAVAILABLE, form, None, Some(notice))
         }
     }
@@ -130,7 +127,7 @@ async fn thanks(
     LinkQuery(query): LinkQuery<ThanksQuery>,
 ) -> Result<Response, WebError> {
     let ckid = resident_id(&query.ckid)?;
-    let card = Card::from(state.resident(&ckid).await?);
+    let card = Card::from(state.apis.resident(&ckid).await?);
     let return_to = card.href();
     Ok(Page::ok(ThanksPage {
         section: Section::Register,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{LinkQuery, encode, resident_id};
 use crate::AppState;
-use crate::api::{PAGE_SIZE, UpstreamError};
+use crate::api_client::{PAGE_SIZE, UpstreamError};
 use crate::card::{Card, FedNote, Profile};
 use crate::error::WebError;
 use crate::form::token_key;
@@ -105,8 +105,10 @@ async fn list(
         None => Some(1),
         Some(_) => query.page.parse::<u32>().ok().filter(|page| *page > 1),
     };
-    let (listing, systems) =
-        tokio::join!(state.list_residents(cursor, os, PAGE_SIZE), state.systems());
+    let (listing, systems) = tokio::join!(
+        state.apis.list_residents(cursor, os, PAGE_SIZE),
+        state.systems()
+    );
     let listing = listing?;
     let mut cards: Vec<Card> = listing.servers.into_iter().map(Card::from).collect();
     let mut fed_elsewhere = None;
@@ -158,7 +160,7 @@ async fn resident(
     feedback: Result<Query<Feedback>, QueryRejection>,
 ) -> Result<Response, WebError> {
     let ckid = resident_id(&ckid)?;
-    let mut card = Card::from(state.resident(&ckid).await?);
+    let mut card = Card::from(state.apis.resident(&ckid).await?);
     if let Ok(Query(feedback)) = feedback
         && let Some(happiness) = feedback.happiness_of(&card.ckid)
     {
@@ -168,6 +170,7 @@ async fn resident(
     // listed (the cause is logged by the call).
     let limit = u8::try_from(NEIGHBOURS + 1).unwrap_or(u8::MAX);
     let neighbours = state
+        .apis
         .list_residents(None, non_empty(&card.os), limit)
         .await
         .ok()
@@ -265,7 +268,7 @@ async fn feed(
         token: form.idempotency_token.clone(),
         return_to: back.clone(),
     };
-    match state.feed(&ckid, key.as_ref()).await {
+    match state.apis.feed_resident(&ckid, key.as_ref()).await {
         Ok(resident) => {
             let target = with_feedback(&back, ckid.as_str(), resident.happiness);
             Ok(Redirect::to(&target).into_response())

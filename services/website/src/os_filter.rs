@@ -41,7 +41,7 @@ impl AppState {
         {
             return systems.clone();
         }
-        let Ok(listing) = self.list_residents(None, None, SAMPLE).await else {
+        let Ok(listing) = self.apis.list_residents(None, None, SAMPLE).await else {
             return Vec::new();
         };
         let systems = count(&listing.servers);

@@ -5,32 +5,32 @@ use std::process::ExitCode;
 
 use axum::http::StatusCode;
 use faults::{Faults, Switchboard};
+use service_kit::{Application, Limits, Problem, ServiceInfo, config, health_router, run_service};
 use store::{Connection, DynamoStore, StoreError, TableName};
 use tracing::Level;
 
-use crate::{Application, Limits, Problem, ServiceInfo, config, health_router, run_service};
-
-impl From<StoreError> for Problem {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound => {
-                Problem::new(StatusCode::NOT_FOUND, crate::extract::NO_SUCH_RESIDENT)
-            }
-            StoreError::IdempotencyConflict => Problem::new(StatusCode::CONFLICT, err.to_string()),
-            StoreError::InvalidCursor(_) => Problem::new(StatusCode::BAD_REQUEST, err.to_string()),
-            StoreError::Unavailable(_) => Problem::unavailable(
-                "The residents database is unavailable and nothing was changed; please retry \
+/// How the APIs answer a [`StoreError`]: 404, 409 for a reused key, 400 for a bad
+/// cursor, 503 (with `Retry-After`) when DynamoDB is unavailable or did not confirm a
+/// write, an opaque 500 otherwise (the cause goes on the request's log line).
+pub fn store_problem(err: StoreError) -> Problem {
+    match err {
+        StoreError::NotFound => {
+            Problem::new(StatusCode::NOT_FOUND, crate::extract::NO_SUCH_RESIDENT)
+        }
+        StoreError::IdempotencyConflict => Problem::new(StatusCode::CONFLICT, err.to_string()),
+        StoreError::InvalidCursor(_) => Problem::new(StatusCode::BAD_REQUEST, err.to_string()),
+        StoreError::Unavailable(_) => Problem::unavailable(
+            "The residents database is unavailable and nothing was changed; please retry \
                  shortly.",
-            )
-            .caused_by(Level::WARN, err),
-            StoreError::OutcomeUnknown(_) => Problem::outcome_unknown(
-                "The residents database did not confirm the change, so it may or may not have \
+        )
+        .caused_by(Level::WARN, err),
+        StoreError::OutcomeUnknown(_) => Problem::outcome_unknown(
+            "The residents database did not confirm the change, so it may or may not have \
                  been made. Repeating the request with the same Idempotency-Key is safe: it is \
                  never applied twice.",
-            )
-            .caused_by(Level::WARN, err),
-            StoreError::Internal(_) => Problem::internal().caused_by(Level::ERROR, err),
-        }
+        )
+        .caused_by(Level::WARN, err),
+        StoreError::Internal(_) => Problem::internal().caused_by(Level::ERROR, err),
     }
 }
 

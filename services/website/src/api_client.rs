@@ -1,30 +1,23 @@
-//! The two internal APIs, called only through the traced client in [`AppState::api`]
-//! (a client span per call, `X-Amzn-Trace-Id` carried, timeouts set at build).
+//! The website's client of the two internal APIs: one method per operation, each a
+//! client span carrying `X-Amzn-Trace-Id` (timeouts set at build), paths and bodies
+//! from `api-contract`.
 //!
 //! Every failure becomes an [`UpstreamError`] whose variants say what the visitor should
 //! be told; the cause is logged here and never shown. A write whose answer is lost
 //! after it was sent is [`UpstreamError::OutcomeUnknown`], never "nothing happened".
 
+use api_contract::{
+    FieldProblem, IDEMPOTENCY_KEY, OUTCOME_UNKNOWN, ProblemDetails, ServerPage, paths,
+};
 use axum::http::{HeaderValue, StatusCode};
 use domain::{IdempotencyKey, RegistrationInput, Resident, ResidentId};
-use serde::Deserialize;
-
+use reqwest_middleware::{ClientWithMiddleware, RequestBuilder};
+use service_kit::config::BaseUrl;
 use telemetry::errors::display;
 use telemetry::http::Remote;
 
-use crate::AppState;
-
-/// The problem `type` both APIs answer (with 503) for a write whose outcome they do
-/// not know, e.g. DynamoDB timed out after the request was sent. Repeating the
-/// request with the same `Idempotency-Key` is safe.
-pub const OUTCOME_UNKNOWN: &str =
-    "https://github.com/cuddlekube/cuddlekube/blob/main/docs/problems.md#outcome-unknown";
-
 const SERVER_LISTING: Remote = Remote("server-listing");
 const REGISTER: Remote = Remote("register");
-
-/// The request header that makes a write safe to repeat.
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Residents per page of the listing.
 pub const PAGE_SIZE: u8 = 12;
@@ -55,29 +48,6 @@ pub enum UpstreamError {
     Unexpected,
 }
 
-/// One refused field of a registration, as register describes it. `code` (with `min`
-/// and `max` where they apply) is machine-readable; `message` is register's own words,
-/// kept for the logs, never shown.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct FieldProblem {
-    pub field: String,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub code: Option<String>,
-    #[serde(default)]
-    pub min: Option<i64>,
-    #[serde(default)]
-    pub max: Option<i64>,
-}
-
-/// One page of the residents listing, as server-listing answers it.
-#[derive(Debug, Deserialize)]
-pub struct ResidentList {
-    pub servers: Vec<Resident>,
-    pub next_cursor: Option<String>,
-}
-
 /// Whether a call changes anything: an answer lost after a write was sent leaves its
 /// outcome unknown, after a read it is just unavailable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,14 +56,32 @@ enum Call {
     Write,
 }
 
-impl AppState {
+/// The two APIs, called through the traced client.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: ClientWithMiddleware,
+    server_listing: BaseUrl,
+    register: BaseUrl,
+}
+
+impl ApiClient {
+    pub fn new(http: ClientWithMiddleware, server_listing: BaseUrl, register: BaseUrl) -> Self {
+        Self {
+            http,
+            server_listing,
+            register,
+        }
+    }
+
+    /// A page of residents, newest first, from `cursor` (the first page without),
+    /// only those running `os` if given.
     #[tracing::instrument(skip(self))]
     pub async fn list_residents(
         &self,
         cursor: Option<&str>,
         os: Option<&str>,
         limit: u8,
-    ) -> Result<ResidentList, UpstreamError> {
+    ) -> Result<ServerPage, UpstreamError> {
         let query = {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair("limit", &limit.to_string());
@@ -105,14 +93,13 @@ impl AppState {
             }
             query.finish()
         };
-        self.read_server_listing(&format!("/v1/servers?{query}"))
+        self.read_server_listing(&format!("{}?{query}", paths::SERVERS))
             .await
     }
 
     #[tracing::instrument(skip(self))]
     pub async fn resident(&self, ckid: &ResidentId) -> Result<Resident, UpstreamError> {
-        self.read_server_listing(&format!("/v1/servers/{ckid}"))
-            .await
+        self.read_server_listing(&paths::server(ckid)).await
     }
 
     /// GET a path of server-listing's.
@@ -120,9 +107,9 @@ impl AppState {
         &self,
         path: &str,
     ) -> Result<T, UpstreamError> {
-        let url = self.config.server_listing_url.join(path);
+        let url = self.server_listing.join(path);
         let sent = self
-            .api
+            .http
             .get(url)
             .with_extension(SERVER_LISTING)
             .send()
@@ -133,30 +120,27 @@ impl AppState {
     /// Feeds a resident. With a key, a repeat (a retry, a double click) is answered
     /// with the first feeding instead of feeding again.
     #[tracing::instrument(skip(self, key))]
-    pub async fn feed(
+    pub async fn feed_resident(
         &self,
         ckid: &ResidentId,
         key: Option<&IdempotencyKey>,
     ) -> Result<Resident, UpstreamError> {
-        let url = self
-            .config
-            .server_listing_url
-            .join(&format!("/v1/servers/{ckid}/feed"));
-        let request = with_key(self.api.post(url).with_extension(SERVER_LISTING), key);
+        let url = self.server_listing.join(&paths::feed(ckid));
+        let request = with_key(self.http.post(url).with_extension(SERVER_LISTING), key);
         answer(request.send().await, SERVER_LISTING, Call::Write).await
     }
 
     /// Asks register to admit a resident; with a key, a repeat is answered with the
     /// first admission.
     #[tracing::instrument(skip_all)]
-    pub async fn register(
+    pub async fn admit_resident(
         &self,
         registration: &RegistrationInput,
         key: Option<&IdempotencyKey>,
     ) -> Result<Resident, UpstreamError> {
-        let url = self.config.register_url.join("/v1/registrations");
+        let url = self.register.join(paths::REGISTRATIONS);
         let request = with_key(
-            self.api
+            self.http
                 .post(url)
                 .with_extension(REGISTER)
                 .json(registration),
@@ -166,24 +150,12 @@ impl AppState {
     }
 }
 
-fn with_key(
-    request: reqwest_middleware::RequestBuilder,
-    key: Option<&IdempotencyKey>,
-) -> reqwest_middleware::RequestBuilder {
+fn with_key(request: RequestBuilder, key: Option<&IdempotencyKey>) -> RequestBuilder {
     // A parsed key is visible ASCII, always a valid header value.
     match key.and_then(|key| HeaderValue::from_str(key.as_str()).ok()) {
         Some(value) => request.header(IDEMPOTENCY_KEY, value),
         None => request,
     }
-}
-
-/// The problem+json members the website reads.
-#[derive(Debug, Default, Deserialize)]
-struct Problem {
-    #[serde(default, rename = "type")]
-    problem_type: String,
-    #[serde(default)]
-    errors: Vec<FieldProblem>,
 }
 
 /// Classifies a failure to get an answer at all.
@@ -237,9 +209,9 @@ async fn answer<T: serde::de::DeserializeOwned>(
         status,
         StatusCode::UNPROCESSABLE_ENTITY | StatusCode::SERVICE_UNAVAILABLE
     ) {
-        response.json::<Problem>().await.unwrap_or_default()
+        response.json::<ProblemDetails>().await.unwrap_or_default()
     } else {
-        Problem::default()
+        ProblemDetails::default()
     };
     Err(match status {
         StatusCode::NOT_FOUND => UpstreamError::NotFound,

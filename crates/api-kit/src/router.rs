@@ -1,9 +1,10 @@
-//! Answers for requests no route takes, in the JSON APIs' problem+json format.
+//! A JSON API's router: its routes, its OpenAPI document, and problem+json answers for
+//! requests no route takes.
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
-
-use crate::Problem;
+use service_kit::Problem;
+use utoipa_axum::router::OpenApiRouter;
 
 async fn no_route(uri: Uri) -> Problem {
     Problem::new(
@@ -19,9 +20,11 @@ async fn wrong_method() -> Problem {
     )
 }
 
-/// A JSON API's router: its `routes`, its OpenAPI `document` at `/openapi.json`, and
-/// problem+json 404 and 405 answers for everything else.
-pub fn api_router(routes: Router, document: utoipa::openapi::OpenApi) -> Router {
+/// A JSON API's router: `routes` (each registered with its `#[utoipa::path]`, so its
+/// path and method are written once, there), their OpenAPI document at `/openapi.json`,
+/// and problem+json 404 and 405 answers for everything else.
+pub fn api_router(routes: OpenApiRouter) -> Router {
+    let (routes, document) = routes.split_for_parts();
     routes
         .merge(crate::openapi::document_router(document))
         .fallback(no_route)
