@@ -10,6 +10,7 @@ use stack_tests::cfn::{
     Resource, Statement, Template, Value, all_templates, ingress_rules, items, mentions,
     read_infra_file, ref_to, scalar_text, sub_text, text,
 };
+use stack_tests::runbook::{self, RUNBOOK};
 use store::table::DEFINITION;
 
 /// What an ADOT collector (a service's sidecar, or the trace gateway) may do with its
@@ -809,58 +810,58 @@ fn slo_alarms_burn_at_the_configured_rates_over_the_configured_windows() {
     }
 }
 
-/// The runbook (docs/debugging.md) cites these per fault scenario; each must exist.
+/// infra/README.md's table of the alarms each fault scenario trips has a row per scenario,
+/// naming CloudWatch alarms the templates declare, among them every AWS alarm the
+/// runbook's alert table (docs/debugging.md) gives for it; and the runbook has a section
+/// on each scenario.
 #[test]
 fn every_fault_scenario_trips_an_alarm() {
-    let scenarios: [(&str, &[(&str, &str)]); 4] = [
-        (
-            "missing-ca-certificates",
-            &[
-                ("monitoring.yaml", "DynamoDbUnreachableAlarm"),
-                ("services.yaml", "RegisterErrorRateAlarm"),
-                ("services.yaml", "WebsiteHttp5xxRateAlarm"),
-                ("monitoring.yaml", "RegisterAvailabilityFastBurnAlarm"),
-            ],
-        ),
-        (
-            "dynamodb-throttling",
-            &[
-                ("monitoring.yaml", "DynamoDbClientThrottlingAlarm"),
-                ("monitoring.yaml", "RegisterAvailabilityFastBurnAlarm"),
-                ("monitoring.yaml", "ServerListingAvailabilityFastBurnAlarm"),
-            ],
-        ),
-        (
-            "slow-listing",
-            &[
-                ("services.yaml", "WebsiteLatencyP99Alarm"),
-                ("monitoring.yaml", "ServerListingLatencyFastBurnAlarm"),
-                ("monitoring.yaml", "WebsiteLatencyFastBurnAlarm"),
-            ],
-        ),
-        (
-            "listing-errors",
-            &[
-                ("services.yaml", "ServerListingErrorRateAlarm"),
-                ("services.yaml", "WebsiteHttp5xxRateAlarm"),
-                ("monitoring.yaml", "ServerListingAvailabilityFastBurnAlarm"),
-            ],
-        ),
-    ];
+    const TABLE: &str = "**Fault scenarios**";
     let readme = read_infra_file("README.md");
-    for (scenario, alarms) in scenarios {
-        for (file, id) in alarms {
-            let template = Template::load(file);
-            let alarm = template.expect_resource(id);
+    let table = readme
+        .split(TABLE)
+        .nth(1)
+        .unwrap_or_else(|| panic!("infra/README.md has no {TABLE:?} table"));
+    let table = table.split("\n## ").next().unwrap();
+    let rows = runbook::scenario_rows("infra/README.md", table);
+    let runbook_text = runbook::read(RUNBOOK);
+    let fired = runbook_text
+        .split("\n## The alerts each scenario fires")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{RUNBOOK} has no table of the alerts each scenario fires"));
+    let fired = runbook::scenario_rows(RUNBOOK, fired.split("\n## ").next().unwrap());
+    let templates = all_templates();
+    for ((scenario, cells), (_, fired)) in rows.iter().zip(&fired) {
+        let alarms = runbook::ticked(&cells[0]);
+        assert!(
+            !alarms.is_empty(),
+            "infra/README.md: {scenario} names no alarm"
+        );
+        for id in &alarms {
+            let alarm = templates
+                .iter()
+                .find_map(|t| t.resource(id))
+                .unwrap_or_else(|| panic!("infra/README.md: {scenario} names {id}, which no template in infra/ declares"));
             assert!(alarm.ty().starts_with("AWS::CloudWatch::"), "{alarm}");
             assert!(
-                readme.contains(id),
+                readme.contains(id.as_str()),
                 "infra/README.md: the runbook should name {id} ({scenario})"
             );
         }
+        for id in runbook::ticked(&fired[1]) {
+            assert!(
+                alarms.contains(&id),
+                "infra/README.md: {scenario} should name {id}, as {RUNBOOK}'s alert table does"
+            );
+        }
         assert!(
-            readme.contains(scenario),
+            readme.contains(scenario.name()),
             "infra/README.md: the runbook should name {scenario}"
+        );
+        let section = runbook::scenario_section(&runbook_text, *scenario);
+        assert!(
+            section.is_some_and(|s| s.contains("- **Trace**")),
+            "{RUNBOOK} has no section ### `{scenario}` (with its - **Trace**)"
         );
     }
 }
