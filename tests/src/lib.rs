@@ -1,5 +1,5 @@
-//! Whole-stack tests live in `tests/tests/`: they start the real binaries as processes
-//! against DynamoDB Local. This library holds what they share: [`Service`] (a binary
+//! Whole-stack tests live in `tests/tests/stack/` (one test binary): they start the real
+//! binaries as processes against DynamoDB Local. This library holds what they share: [`Service`] (a binary
 //! as a process, its log lines read as they come), [`admin`] (the operator's tool),
 //! [`stack::Stack`] (the three services together), the OTLP receiver ([`otlp`]), the
 //! X-Ray translation of what it received ([`xray`]), the CloudFormation reader
