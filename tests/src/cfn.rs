@@ -1,5 +1,5 @@
-//! A small CloudFormation reader for the template tests (`tests/tests/infra.rs`,
-//! `tests/tests/collector.rs`): the templates in `infra/` parsed from YAML, short tags
+//! A small CloudFormation reader for the template tests (`tests/tests/stack/infra/`,
+//! `tests/tests/stack/collector.rs`): the templates in `infra/` parsed from YAML, short tags
 //! (`!Ref`, `!GetAtt`, `!Sub`, ...) rewritten to their long forms so a check sees one shape
 //! only, and helpers for what the checks ask of them (resources by type, references,
 //! policy statements, security group ingress, parameters, imports and exports).

@@ -1,9 +1,10 @@
-//! Whole-stack tests live in `tests/tests/`: they start the real binaries as processes
-//! against DynamoDB Local. This library holds what they share: [`Service`] (a binary
+//! Whole-stack tests live in `tests/tests/stack/` (one test binary): they start the real
+//! binaries as processes against DynamoDB Local. This library holds what they share: [`Service`] (a binary
 //! as a process, its log lines read as they come), [`admin`] (the operator's tool),
 //! [`stack::Stack`] (the three services together), the OTLP receiver ([`otlp`]), the
 //! X-Ray translation of what it received ([`xray`]), the CloudFormation reader
-//! ([`cfn`]) and what the alarms and dashboard read ([`metric_reads`]); and for the
+//! ([`cfn`]), what the alarms and dashboard read ([`metric_reads`]) and the runbook's
+//! per-scenario tables and sections ([`runbook`]); and for the
 //! gateway test, the AWS trace path as real collectors ([`trace_tier`]: sidecars and
 //! gateways on the repository's configs, [`collector_config`], [`otelcol`]) before
 //! stand-ins for what they talk to on AWS: X-Ray's OTLP endpoint ([`xray_standin`],
@@ -19,6 +20,7 @@ pub mod metric_reads;
 pub mod moto;
 pub mod otelcol;
 pub mod otlp;
+pub mod runbook;
 pub mod sigv4;
 pub mod stack;
 pub mod trace_tier;

@@ -4,8 +4,8 @@
 //! (`infra/collector/sidecar.yaml`, the apps' metrics) or the trace gateway
 //! (`infra/collector/gateway.yaml`, its own `otelcol_*` metrics as `service.name`
 //! [`GATEWAY_SERVICE_NAME`]). Each collector must send exactly the shapes read from it
-//! (checked on paper by `tests/tests/collector.rs`, and in what a real collector writes by
-//! `tests/tests/gateway.rs`).
+//! (checked on paper by `tests/tests/stack/collector.rs`, and in what a real collector writes by
+//! `tests/tests/stack/gateway.rs`).
 
 use std::collections::BTreeSet;
 

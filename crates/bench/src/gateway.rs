@@ -1,7 +1,7 @@
 //! The trace gateway's cost, side by side with the sidecar in front of it: spans at a
 //! steady rate into one sidecar (OTLP/HTTP, as an app sends them), routed to one gateway
 //! (`infra/collector/gateway.yaml`) that tail-samples and exports to the X-Ray stand-in;
-//! real collectors and the repository's configs, as `tests/tests/gateway.rs` runs them
+//! real collectors and the repository's configs, as `tests/tests/stack/gateway.rs` runs them
 //! (`stack_tests::trace_tier`). Measured: each collector's CPU time and memory over the
 //! steady part (after the first decisions), and each kept span's delay from its end to
 //! its arrival at the stand-in.

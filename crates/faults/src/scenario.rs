@@ -22,47 +22,89 @@ pub enum Scenario {
     ListingErrors,
 }
 
+/// What the operator reads of a scenario: one row of [`SCENARIOS`].
+struct ScenarioInfo {
+    scenario: Scenario,
+    /// Its name on the command line, in the stored item and in the logs; equal to its
+    /// serde name (a test checks).
+    name: &'static str,
+    /// One line for `faults list`.
+    summary: &'static str,
+    /// The options `on NAME` takes, with their defaults, for `faults list` and errors.
+    usage: &'static str,
+}
+
+/// **Invariant:** one row per scenario, in declaration order (checked as the crate
+/// compiles), so that `Scenario::ALL` is this table's first column and a scenario's row is
+/// at its discriminant. A new scenario is a variant, a row here, and its `Fault` variant.
+const SCENARIOS: [ScenarioInfo; 4] = [
+    ScenarioInfo {
+        scenario: Scenario::MissingCaCertificates,
+        name: "missing-ca-certificates",
+        summary: "the service's TLS to DynamoDB fails: its trust store is empty",
+        usage: "[--service register|server-listing (register)]",
+    },
+    ScenarioInfo {
+        scenario: Scenario::DynamodbThrottling,
+        name: "dynamodb-throttling",
+        summary: "the service's DynamoDB attempts fail with ThrottlingException (SDK retries run)",
+        usage: "[--service register|server-listing (server-listing)] [--rate R (0.5)]",
+    },
+    ScenarioInfo {
+        scenario: Scenario::SlowListing,
+        name: "slow-listing",
+        summary: "server-listing answers late",
+        usage: "[--latency DURATION (1500ms)] [--rate R (1)]",
+    },
+    ScenarioInfo {
+        scenario: Scenario::ListingErrors,
+        name: "listing-errors",
+        summary: "server-listing answers a share of requests with 500",
+        usage: "[--rate R (0.5)]",
+    },
+];
+
+const _: () = {
+    let mut at = 0;
+    while at < SCENARIOS.len() {
+        assert!(
+            SCENARIOS[at].scenario as usize == at,
+            "SCENARIOS must list the scenarios in declaration order"
+        );
+        at += 1;
+    }
+};
+
 impl Scenario {
-    pub const ALL: [Self; 4] = [
-        Self::MissingCaCertificates,
-        Self::DynamodbThrottling,
-        Self::SlowListing,
-        Self::ListingErrors,
-    ];
+    /// Every scenario, in declaration order. A variant without its row in `SCENARIOS`
+    /// fails `every_scenario_has_its_row` (which fails to compile until it names the
+    /// variant).
+    pub const ALL: [Self; SCENARIOS.len()] = {
+        let mut all = [Self::MissingCaCertificates; SCENARIOS.len()];
+        let mut at = 0;
+        while at < all.len() {
+            all[at] = SCENARIOS[at].scenario;
+            at += 1;
+        }
+        all
+    };
+
+    fn info(self) -> &'static ScenarioInfo {
+        &SCENARIOS[self as usize]
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Self::MissingCaCertificates => "missing-ca-certificates",
-            Self::DynamodbThrottling => "dynamodb-throttling",
-            Self::SlowListing => "slow-listing",
-            Self::ListingErrors => "listing-errors",
-        }
+        self.info().name
     }
 
     /// One line for `faults list`.
     pub fn summary(self) -> &'static str {
-        match self {
-            Self::MissingCaCertificates => {
-                "the service's TLS to DynamoDB fails: its trust store is empty"
-            }
-            Self::DynamodbThrottling => {
-                "the service's DynamoDB attempts fail with ThrottlingException (SDK retries run)"
-            }
-            Self::SlowListing => "server-listing answers late",
-            Self::ListingErrors => "server-listing answers a share of requests with 500",
-        }
+        self.info().summary
     }
 
     /// The options `on NAME` takes, with their defaults, for `faults list` and errors.
     pub fn usage(self) -> &'static str {
-        match self {
-            Self::MissingCaCertificates => "[--service register|server-listing (register)]",
-            Self::DynamodbThrottling => {
-                "[--service register|server-listing (server-listing)] [--rate R (0.5)]"
-            }
-            Self::SlowListing => "[--latency DURATION (1500ms)] [--rate R (1)]",
-            Self::ListingErrors => "[--rate R (0.5)]",
-        }
+        self.info().usage
     }
 }
 
@@ -412,6 +454,41 @@ mod tests {
             &options(&[("rate", "1"), ("rate", "0.5")]),
         );
         assert_eq!(err, Err(FaultError::RepeatedOption("rate".into())));
+    }
+
+    #[test]
+    fn every_scenario_has_its_row() {
+        // Exhaustive on purpose: a new scenario fails to compile here until it is named,
+        // and then fails below until `SCENARIOS` has its row.
+        let listed = |scenario: Scenario| match scenario {
+            Scenario::MissingCaCertificates
+            | Scenario::DynamodbThrottling
+            | Scenario::SlowListing
+            | Scenario::ListingErrors => Scenario::ALL.contains(&scenario),
+        };
+        for scenario in [
+            Scenario::MissingCaCertificates,
+            Scenario::DynamodbThrottling,
+            Scenario::SlowListing,
+            Scenario::ListingErrors,
+        ] {
+            assert!(listed(scenario), "{scenario:?} is not in Scenario::ALL");
+        }
+    }
+
+    #[test]
+    fn every_scenario_round_trips_through_its_name() {
+        for scenario in Scenario::ALL {
+            let name = scenario.name();
+            assert_eq!(name.parse::<Scenario>(), Ok(scenario));
+            assert_eq!(scenario.to_string(), name);
+            assert_eq!(
+                serde_json::to_value(scenario).unwrap(),
+                serde_json::Value::String(name.to_owned()),
+                "the stored name is the operator's"
+            );
+            assert!(!scenario.summary().is_empty() && scenario.usage().starts_with('['));
+        }
     }
 
     #[test]

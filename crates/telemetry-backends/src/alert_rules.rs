@@ -3,7 +3,7 @@
 //! windows and burn rates are read from that template's parameter defaults, so the local
 //! alerts and the CloudWatch alarms have one source; `docker/prometheus/rules.yaml` (what
 //! compose mounts) is this file's output at the real time scale, and a test fails when
-//! either drifts (`tests/tests/alerts.rs`).
+//! either drifts (`tests/tests/stack/alerts.rs`).
 //!
 //! A *time scale* divides every window (and the SLO's minimum request count, which is a
 //! rate times a window) by a factor, so a demo or a test sees an alert in a minute or two

@@ -8,7 +8,8 @@
 //!    `infra/rehearsal/rehearse.py` creating every stack against it in the README's order.
 //!
 //! Prints PASS/FAIL per check and a summary line; fails if any check failed. The template
-//! tests (`cargo test -p stack-tests --test infra --test collector`) run with the others.
+//! tests (`cargo test -p stack-tests --test stack -- infra:: collector::`) run with the
+//! others.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

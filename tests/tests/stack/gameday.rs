@@ -110,10 +110,13 @@ fn answer(args: [&str; 3], env: &[(&str, String)]) -> (Option<i32>, String) {
 /// The answer a player who read the trace gives, written here from the runbook
 /// (docs/debugging.md), apart from the game's own table.
 fn right_answer(fault: &Fault) -> [&'static str; 3] {
-    let operation = match (fault.scenario(), fault.service()) {
-        (Scenario::SlowListing | Scenario::ListingErrors, _) => "GET /v1/servers",
-        (_, Service::Register) => "DynamoDB.PutItem",
-        (_, Service::ServerListing) => "DynamoDB.Query",
+    // Exhaustive: a new scenario fails to compile here until it has its answer.
+    let operation = match fault.scenario() {
+        Scenario::SlowListing | Scenario::ListingErrors => "GET /v1/servers",
+        Scenario::MissingCaCertificates | Scenario::DynamodbThrottling => match fault.service() {
+            Service::Register => "DynamoDB.PutItem",
+            Service::ServerListing => "DynamoDB.Query",
+        },
     };
     [fault.service().name(), operation, fault.scenario().name()]
 }

@@ -16,10 +16,10 @@ use loadgen::traffic::Plan;
 use loadgen::visitors::Visitors;
 use stack_tests::cfn::{Template, Value};
 use stack_tests::jaeger::TracePath;
+use stack_tests::runbook::{self, RUNBOOK};
 use stack_tests::stack::Stack;
 use telemetry_backends::{Alert, DEMO_TIME_SCALE, SloParameters};
 
-const RUNBOOK: &str = "docs/debugging.md";
 const TABLE_HEADING: &str = "## The alerts each scenario fires, locally and on AWS";
 /// How long an alert may take to fire, and every alert to resolve, at the demo scale.
 const FIRE_LIMIT: Duration = Duration::from_secs(150);
@@ -39,7 +39,7 @@ struct Row {
 }
 
 fn runbook_rows() -> Vec<Row> {
-    let text = std::fs::read_to_string(repository().join(RUNBOOK)).unwrap();
+    let text = runbook::read(RUNBOOK);
     let section = text
         .split(TABLE_HEADING)
         .nth(1)
@@ -47,25 +47,18 @@ fn runbook_rows() -> Vec<Row> {
     let section = section.split("\n## ").next().unwrap();
     let pattern = regex::Regex::new(r"`([A-Za-z]+)` \(([a-z-]+)\)").unwrap();
     let ticked = regex::Regex::new(r"`([A-Za-z-]+)`").unwrap();
-    section
-        .lines()
-        .filter(|line| line.starts_with("| `"))
-        .map(|line| {
-            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            let scenario = cells[1].trim_matches('`');
-            Row {
-                scenario: scenario
-                    .parse()
-                    .unwrap_or_else(|e| panic!("{RUNBOOK}: {scenario}: {e}")),
-                alerts: pattern
-                    .captures_iter(cells[2])
-                    .map(|c| (c[1].to_owned(), c[2].to_owned()))
-                    .collect(),
-                aws_alarms: ticked
-                    .captures_iter(cells[3])
-                    .map(|c| c[1].to_owned())
-                    .collect(),
-            }
+    runbook::scenario_rows(RUNBOOK, section)
+        .into_iter()
+        .map(|(scenario, cells)| Row {
+            scenario,
+            alerts: pattern
+                .captures_iter(&cells[0])
+                .map(|c| (c[1].to_owned(), c[2].to_owned()))
+                .collect(),
+            aws_alarms: ticked
+                .captures_iter(&cells[1])
+                .map(|c| c[1].to_owned())
+                .collect(),
         })
         .collect()
 }
