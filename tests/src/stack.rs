@@ -3,9 +3,8 @@
 //! a CA made for the test, trusted through `AWS_CA_BUNDLE`, as in the local stacks), all
 //! exporting to one OTLP receiver (or wherever the caller points them).
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use reqwest::redirect::Policy;
@@ -163,41 +162,17 @@ pub struct TlsProxy {
 
 impl TlsProxy {
     pub fn start() -> Self {
-        let upstream = test_support::dynamodb_endpoint();
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
         let certs = std::env::temp_dir().join(format!("cuddlekube-tls-{}", crate::unique_name()));
-        let mut child = Command::new(binary("cuddlekube-admin"))
-            .args([
-                "tls-proxy",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &upstream,
-                "--certs",
-            ])
-            .arg(&certs)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start cuddlekube-admin tls-proxy");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut first)
-            .expect("the proxy says where it listens");
-        // "tls-proxy: https://127.0.0.1:PORT -> ..."
-        let port = first
-            .split("https://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
+        let (child, endpoint) = dynamodb_local::start_tls_proxy(
+            &binary("cuddlekube-admin"),
+            &test_support::dynamodb_endpoint(),
+            &certs,
+            Stdio::null(),
+        )
+        .expect("start cuddlekube-admin tls-proxy");
         Self {
             child,
-            endpoint: format!("https://localhost:{port}"),
+            endpoint,
             certs,
         }
     }

@@ -2,7 +2,11 @@
 //! registry that carries it on these machines) — for `cargo xtask`, the tests and the
 //! native dev stack: fetched once into a cache folder, started in memory on a free
 //! loopback port, paused and resumed (SIGSTOP/SIGCONT) for outage tests, stopped when
-//! dropped.
+//! dropped; and put behind TLS by `cuddlekube-admin tls-proxy` ([`start_tls_proxy`]).
+
+mod tls_proxy;
+
+pub use tls_proxy::start_tls_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

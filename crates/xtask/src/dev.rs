@@ -131,30 +131,14 @@ pub fn run() -> anyhow::Result<()> {
     // A new CA every start: nothing from an earlier run is trusted.
     let certs = dev_dir().join("certs");
     let _ = std::fs::remove_dir_all(&certs);
-    let upstream = dynamodb.endpoint().trim_start_matches("http://").to_owned();
-    let mut proxy = Command::new(bin("cuddlekube-admin"))
-        .args([
-            "tls-proxy",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &upstream,
-            "--certs",
-        ])
-        .arg(&certs)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("start cuddlekube-admin tls-proxy")?;
-    let mut first = String::new();
-    BufReader::new(proxy.stdout.take().context("the proxy's stdout")?).read_line(&mut first)?;
+    let (proxy, endpoint) = dynamodb_local::start_tls_proxy(
+        &bin("cuddlekube-admin"),
+        &dynamodb.endpoint(),
+        &certs,
+        Stdio::inherit(),
+    )
+    .context("start cuddlekube-admin tls-proxy")?;
     processes.0.push(("tls-proxy", proxy));
-    let port = first
-        .split("https://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .with_context(|| format!("tls-proxy said {first:?}, not where it listens"))?;
-    let endpoint = format!("https://localhost:{port}");
     let aws: Vec<(&str, String)> = LOCAL_AWS_ENV
         .iter()
         .map(|(k, v)| (*k, (*v).to_owned()))
