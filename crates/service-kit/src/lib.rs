@@ -6,19 +6,19 @@ mod app;
 pub mod config;
 pub mod extract;
 mod health;
-mod main_entry;
 pub mod openapi;
 mod problem;
 mod serve;
+mod service_main;
 
 pub use app::{Application, Limits, shutdown_signal};
 pub use config::ConfigError;
 pub use health::{ServiceInfo, health_router};
-pub use main_entry::run_service;
 pub use problem::{
     CONTENT_TYPE as PROBLEM_CONTENT_TYPE, OUTCOME_UNKNOWN, Problem, RETRY_AFTER_SECONDS,
 };
 pub use serve::ConnectionLimits;
+pub use service_main::run_service;
 
 /// Every service allocates with mimalloc: a request allocates and frees a few hundred
 /// small blocks, which glibc's malloc made ≈ 11 % of a listing's CPU (README, "Where a

@@ -245,6 +245,22 @@ fn promtool_accepts_the_rules_at_both_time_scales() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Every scenario has its live test below: with a new scenario this does not compile
+/// until its test exists.
+#[test]
+fn every_scenario_has_a_live_alert_test() {
+    for scenario in Scenario::ALL {
+        let _live_test: fn() = match scenario {
+            Scenario::MissingCaCertificates => {
+                missing_ca_certificates_fires_its_alerts_and_they_resolve
+            }
+            Scenario::DynamodbThrottling => dynamodb_throttling_fires_its_alerts_and_they_resolve,
+            Scenario::SlowListing => slow_listing_fires_its_alerts_and_they_resolve,
+            Scenario::ListingErrors => listing_errors_fires_its_alerts_and_they_resolve,
+        };
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_ca_certificates_fires_its_alerts_and_they_resolve() {
     fires_and_resolves(Scenario::MissingCaCertificates).await;

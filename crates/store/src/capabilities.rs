@@ -1,3 +1,6 @@
+//! The capability traits services hold the store through (read, admit, feed, readiness),
+//! and the types they take and give.
+
 use async_trait::async_trait;
 use domain::{IdempotencyKey, NewResident, OperatingSystem, PageSize, Resident, ResidentId};
 
