@@ -52,7 +52,7 @@ fn dev_dir() -> PathBuf {
 
 /// Child processes, stopped (SIGTERM, then kill) when dropped. `std::process` rather than
 /// xshell: they run alongside `dev` (and the proxy's first stdout line is read).
-struct Processes(Vec<(&'static str, Child)>);
+pub struct Processes(pub Vec<(&'static str, Child)>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
@@ -370,7 +370,7 @@ fn show_and_keep(name: &str, child: &mut Child) -> anyhow::Result<()> {
 }
 
 /// Waits until `GET /health` answers 200.
-fn wait_for_health(name: &str, port: u16) -> anyhow::Result<()> {
+pub fn wait_for_health(name: &str, port: u16) -> anyhow::Result<()> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .build()

@@ -9,6 +9,8 @@
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
 //!   checking each step; see `containers/` (a file per step, run by `containers/mod.rs`).
 //! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
+//! - `cargo xtask arm64`: the binaries cross-compiled for Graviton, run under qemu against
+//!   DynamoDB Local; see `arm64.rs`.
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
 //! - `cargo xtask profile`: where each request's CPU goes (perf, flame graphs); `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
@@ -27,6 +29,7 @@
 //! `target/dynamodb-local`), `backends.rs` (the workspace crate `telemetry-backends`,
 //! cached under `target/telemetry`) and `http.rs` (ureq to services on 127.0.0.1).
 
+mod arm64;
 mod backends;
 mod bench;
 mod containers;
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Some("dev-check") => dev_check::run(),
         Some("containers") => containers::run(args.collect()),
         Some("infra") => infra::run(),
+        Some("arm64") => arm64::run(),
         Some("bench") => bench::run(args.collect()),
         Some("profile") => bench::profile(args.collect()),
         Some("load") => load::run(args.collect()),
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
                  dev-check         start `dev`, check every URL it prints, fuzz the APIs, Ctrl-C it, check nothing is left\n  \
                  containers        lint, build and check the images and the compose stack\n  \
                  infra             lint the CloudFormation templates and rehearse their deploy in moto\n  \
+                 arm64             cross-compile for Graviton (ARM64) and run the binaries under qemu against DynamoDB Local\n  \
                  bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
                  profile           where each request's CPU goes: perf profiles, flame graphs in target/bench/profile/\n  \
                  load [OPTIONS]    visitors walking the site (`--target URL --rate N --duration D`)\n  \
