@@ -148,8 +148,16 @@ fn the_budget_mails_before_the_month_overspends() {
         format!("{condition:?}").contains("BudgetEmail"),
         "HasBudget must read BudgetEmail: {condition:?}"
     );
-    assert_eq!(text(budget.at(&["Budget", "TimeUnit"])), "MONTHLY", "{budget}");
-    assert_eq!(text(budget.at(&["Budget", "BudgetType"])), "COST", "{budget}");
+    assert_eq!(
+        text(budget.at(&["Budget", "TimeUnit"])),
+        "MONTHLY",
+        "{budget}"
+    );
+    assert_eq!(
+        text(budget.at(&["Budget", "BudgetType"])),
+        "COST",
+        "{budget}"
+    );
     assert_eq!(
         budget
             .at(&["Budget", "BudgetLimit", "Amount"])
@@ -183,10 +191,16 @@ fn the_budget_mails_before_the_month_overspends() {
         let n = notification.get("Notification").expect("a Notification");
         kinds.insert((
             text(n.get("NotificationType")).to_owned(),
-            n.get("Threshold").and_then(Value::as_u64).unwrap_or_default(),
+            n.get("Threshold")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
         ));
         assert_eq!(text(n.get("ThresholdType")), "PERCENTAGE", "{budget}");
-        assert_eq!(text(n.get("ComparisonOperator")), "GREATER_THAN", "{budget}");
+        assert_eq!(
+            text(n.get("ComparisonOperator")),
+            "GREATER_THAN",
+            "{budget}"
+        );
         let subscribers = items(notification.get("Subscribers"));
         assert!(
             !subscribers.is_empty()
@@ -208,7 +222,9 @@ fn the_budget_mails_before_the_month_overspends() {
 
     let example = example_parameters("prod/monitoring.json");
     assert!(
-        example.get("BudgetEmail").is_some_and(|e| e.starts_with("REPLACE")),
+        example
+            .get("BudgetEmail")
+            .is_some_and(|e| e.starts_with("REPLACE")),
         "params/prod/monitoring.json: BudgetEmail to fill in"
     );
     let amount: f64 = example

@@ -222,7 +222,11 @@ fn the_readme_explains_the_guardrail_parameters() {
     let readme = read_infra_file("README.md");
     for (template, file, parameter) in [
         ("monitoring.yaml", "prod/monitoring.json", "BudgetEmail"),
-        ("monitoring.yaml", "prod/monitoring.json", "BudgetMonthlyUsd"),
+        (
+            "monitoring.yaml",
+            "prod/monitoring.json",
+            "BudgetMonthlyUsd",
+        ),
         ("services.yaml", "prod/services.json", "PauseSchedule"),
         ("services.yaml", "prod/services.json", "WakeSchedule"),
         ("services.yaml", "prod/services.json", "ScheduleTimezone"),
@@ -251,7 +255,7 @@ fn the_paused_column_adds_up() {
         .lines()
         .skip_while(|l| !l.starts_with("| Item | Unit price (source) |"))
         .take_while(|l| l.starts_with('|'))
-        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
         .collect();
     let column = table
         .first()

@@ -980,7 +980,9 @@ fn the_night_pause_scales_everything_to_zero_and_back_and_pages_nobody() {
                 .prop("ScheduledActions")
                 .and_then(|v| v.get("Fn::If"))
                 .unwrap_or_else(|| {
-                    panic!("{target}: ScheduledActions !If [SleepsAtNight, [...], !Ref AWS::NoValue]")
+                    panic!(
+                        "{target}: ScheduledActions !If [SleepsAtNight, [...], !Ref AWS::NoValue]"
+                    )
                 }),
         ));
         assert_eq!(text(Some(branches[0])), "SleepsAtNight", "{target}");
@@ -1033,8 +1035,16 @@ fn the_night_pause_scales_everything_to_zero_and_back_and_pages_nobody() {
     }
 
     let asleep = services.expect_resource("WebsiteAsleepAlarm");
-    assert_eq!(text(asleep.body.get("Condition")), "SleepsAtNight", "{asleep}");
-    assert_eq!(text(asleep.prop("MetricName")), "DesiredTaskCount", "{asleep}");
+    assert_eq!(
+        text(asleep.body.get("Condition")),
+        "SleepsAtNight",
+        "{asleep}"
+    );
+    assert_eq!(
+        text(asleep.prop("MetricName")),
+        "DesiredTaskCount",
+        "{asleep}"
+    );
     assert!(
         items(asleep.prop("Dimensions"))
             .iter()
@@ -1052,7 +1062,10 @@ fn the_night_pause_scales_everything_to_zero_and_back_and_pages_nobody() {
         "{asleep}: no data is awake, so an outage is never hidden"
     );
     for (alarm, composite) in [
-        ("WebsiteNoHealthyTargetsAlarm", "WebsiteNoHealthyTargetsAwakeAlarm"),
+        (
+            "WebsiteNoHealthyTargetsAlarm",
+            "WebsiteNoHealthyTargetsAwakeAlarm",
+        ),
         ("WebsiteHttp5xxRateAlarm", "WebsiteHttp5xxRateAwakeAlarm"),
     ] {
         let composite = services.expect_resource(composite);
@@ -1071,7 +1084,12 @@ fn the_night_pause_scales_everything_to_zero_and_back_and_pages_nobody() {
             Some("WebsiteAsleepAlarm"),
             "{composite}"
         );
-        let seconds = |p: &str| composite.prop(p).and_then(Value::as_u64).unwrap_or_default();
+        let seconds = |p: &str| {
+            composite
+                .prop(p)
+                .and_then(Value::as_u64)
+                .unwrap_or_default()
+        };
         assert!(
             seconds("ActionsSuppressorWaitPeriod") >= 120
                 && seconds("ActionsSuppressorExtensionPeriod") >= 300,

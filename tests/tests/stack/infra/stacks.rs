@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 
 use regex::Regex;
 use stack_tests::cfn::{
-    Statement, Template, all_templates, items, mentions, read_infra_file, ref_to, sub_text,
-    text,
+    Statement, Template, all_templates, items, mentions, read_infra_file, ref_to, sub_text, text,
 };
 
 #[test]
