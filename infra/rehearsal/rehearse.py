@@ -210,6 +210,7 @@ def prerequisites(aws: dict) -> dict[str, str]:
         "CertificateArn": certificate,
         "AccessLogsBucketName": bucket,
         "AlarmTopicArn": topic,
+        "BudgetEmail": "on-call@cuddlekube.example",
         "DynamoDbPrefixListId": by_name[f"com.amazonaws.{REGION}.dynamodb"],
         "S3PrefixListId": by_name[f"com.amazonaws.{REGION}.s3"],
         "WebsiteImage": f"{registry}/cuddlekube/website:rehearsal",
@@ -469,6 +470,11 @@ def main() -> int:
                     overrides["VpcCidr"] = cidrs[env]
                 if file == "services.yaml":
                     overrides["AlbDeletionProtection"] = "false"
+                    # The second environment sleeps at night, so both sides of SleepsAtNight
+                    # are created (README "Scale to zero and back").
+                    overrides.update(PauseSchedule="cron(0 22 * * ? *)",
+                                     WakeSchedule="cron(0 7 ? * MON-FRI *)",
+                                     ScheduleTimezone="Europe/Berlin")
             params = parameters(params_pattern, env, filled, overrides)
             outputs = create(aws, file, stack_pattern.format(env=env), params,
                              env if file in PER_ENVIRONMENT else None, bucket)

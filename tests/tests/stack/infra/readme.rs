@@ -214,3 +214,80 @@ fn example_parameter_files_fit_their_templates() {
         }
     }
 }
+
+/// The guardrails' parameters (issue 28) are declared, given in the example files and
+/// explained in infra/README.md.
+#[test]
+fn the_readme_explains_the_guardrail_parameters() {
+    let readme = read_infra_file("README.md");
+    for (template, file, parameter) in [
+        ("monitoring.yaml", "prod/monitoring.json", "BudgetEmail"),
+        (
+            "monitoring.yaml",
+            "prod/monitoring.json",
+            "BudgetMonthlyUsd",
+        ),
+        ("services.yaml", "prod/services.json", "PauseSchedule"),
+        ("services.yaml", "prod/services.json", "WakeSchedule"),
+        ("services.yaml", "prod/services.json", "ScheduleTimezone"),
+    ] {
+        assert!(
+            Template::load(template).parameter(parameter).is_some(),
+            "{template}: no parameter {parameter}"
+        );
+        assert!(
+            example_parameters(file).contains_key(parameter),
+            "params/{file}: no {parameter}"
+        );
+        assert!(
+            readme.contains(&format!("`{parameter}`")),
+            "infra/README.md never explains `{parameter}`"
+        );
+    }
+}
+
+/// infra/README.md's Cost table: the "Paused" column adds up to its total, and the text
+/// that quotes what a paused environment still costs quotes that total.
+#[test]
+fn the_paused_column_adds_up() {
+    let readme = read_infra_file("README.md");
+    let table: Vec<Vec<&str>> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| Item | Unit price (source) |"))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    let column = table
+        .first()
+        .and_then(|header| header.iter().position(|c| *c == "Paused"))
+        .expect("infra/README.md: the Cost table has a \"Paused\" column");
+    let dollars = |cell: &str| -> f64 {
+        let number: String = cell
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        number
+            .parse()
+            .unwrap_or_else(|_| panic!("infra/README.md Cost: not an amount: {cell:?}"))
+    };
+    let (mut sum, mut total) = (0.0, None);
+    for row in &table[2..] {
+        let cell = row[column];
+        if row[0].starts_with("**Total**") {
+            total = Some(dollars(cell));
+        } else if !cell.starts_with('(') {
+            // (…) is the nat-mode alternative to the endpoints row, not added.
+            sum += dollars(cell);
+        }
+    }
+    let total = total.expect("infra/README.md Cost: a **Total** row");
+    assert!(
+        (sum - total).abs() <= 1.0,
+        "infra/README.md Cost: the Paused rows add up to ${sum}, the total says ${total}"
+    );
+    let quoted = format!("`Paused=true` between uses (≈ ${total}");
+    assert!(
+        readme.contains(&quoted),
+        "infra/README.md Cost: the text should quote the paused total: {quoted}"
+    );
+}

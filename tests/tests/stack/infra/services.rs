@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use regex::Regex;
 use stack_tests::cfn::{
     Resource, Template, Value, all_templates, ingress_rules, items, mentions, read_infra_file,
-    ref_to, scalar_text, text,
+    ref_to, scalar_text, sub_text, text,
 };
 
 use super::{deploy_commands, example_parameters};
@@ -605,7 +605,12 @@ fn a_paused_environment_runs_nothing_and_pages_nobody() {
             );
         }
     }
-    for alarm in services.of_type("AWS::CloudWatch::Alarm") {
+    // An alarm with no actions (the night pause's WebsiteAsleepAlarm) has none to switch off.
+    for alarm in services
+        .of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|a| a.prop("AlarmActions").is_some())
+    {
         let enabled = alarm.prop("ActionsEnabled").and_then(|v| v.get("Fn::If"));
         assert!(
             enabled.is_some_and(|i| text(items(Some(i))[0].into()) == "IsPaused"),
@@ -919,5 +924,196 @@ fn evaluate_rule(condition: &Value, parameters: &BTreeMap<&str, &str>) -> bool {
             items(Some(arguments[0])).iter().any(|v| value(v) == needle)
         }
         other => panic!("rule function {other} is not handled here"),
+    }
+}
+
+/// The night pause: with PauseSchedule and WakeSchedule set (and not Paused), every
+/// scalable target goes to 0/0 at PauseSchedule and back to its running bounds at
+/// WakeSchedule, both read in ScheduleTimezone; without them there is no scheduled action.
+/// The two website alarms that go off whenever there is no task notify, at night, through
+/// composites that the website's asleep alarm holds back.
+#[test]
+fn the_night_pause_scales_everything_to_zero_and_back_and_pages_nobody() {
+    let services = Template::load("services.yaml");
+    let condition = services
+        .body
+        .get("Conditions")
+        .and_then(|c| c.get("SleepsAtNight"))
+        .expect("services.yaml: condition SleepsAtNight");
+    let condition = format!("{condition:?}");
+    assert!(
+        condition.contains("PauseSchedule") && condition.contains("IsPaused"),
+        "SleepsAtNight: a schedule, and not Paused: {condition}"
+    );
+    let rule = services
+        .body
+        .get("Rules")
+        .and_then(|r| r.get("PauseAndWakeTogether"))
+        .expect("services.yaml: Rules.PauseAndWakeTogether");
+    let assertions = items(rule.get("Assertions"));
+    let cron = "cron(0 22 * * ? *)";
+    for (pause, wake, accepted) in [
+        ("", "", true),
+        (cron, cron, true),
+        (cron, "", false),
+        ("", cron, false),
+    ] {
+        let parameters = BTreeMap::from([("PauseSchedule", pause), ("WakeSchedule", wake)]);
+        assert_eq!(
+            assertions
+                .iter()
+                .all(|a| evaluate_rule(a.get("Assert").expect("Assert"), &parameters)),
+            accepted,
+            "PauseAndWakeTogether with PauseSchedule {pause:?}, WakeSchedule {wake:?}"
+        );
+    }
+
+    let targets = services.of_type("AWS::ApplicationAutoScaling::ScalableTarget");
+    assert_eq!(
+        targets.len(),
+        4,
+        "three services and the trace gateway scale"
+    );
+    for target in targets {
+        let branches = items(Some(
+            target
+                .prop("ScheduledActions")
+                .and_then(|v| v.get("Fn::If"))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{target}: ScheduledActions !If [SleepsAtNight, [...], !Ref AWS::NoValue]"
+                    )
+                }),
+        ));
+        assert_eq!(text(Some(branches[0])), "SleepsAtNight", "{target}");
+        assert_eq!(
+            ref_to(branches[2]),
+            Some("AWS::NoValue"),
+            "{target}: no schedule, no action"
+        );
+        let actions = items(Some(branches[1]));
+        assert_eq!(actions.len(), 2, "{target}: a pause and a wake-up");
+        let on = |schedule: &str| -> &Value {
+            actions
+                .iter()
+                .find(|a| a.get("Schedule").and_then(ref_to) == Some(schedule))
+                .unwrap_or_else(|| panic!("{target}: no scheduled action at {schedule}"))
+        };
+        let (pause, wake) = (on("PauseSchedule"), on("WakeSchedule"));
+        for action in [pause, wake] {
+            assert_eq!(
+                action.get("Timezone").and_then(ref_to),
+                Some("ScheduleTimezone"),
+                "{target}: {action:?}"
+            );
+        }
+        for bound in ["MinCapacity", "MaxCapacity"] {
+            let set_to = |action: &'static str, a: &Value| {
+                a.get("ScalableTargetAction")
+                    .and_then(|t| t.get(bound))
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{target}: the {action} sets no {bound}"))
+            };
+            assert_eq!(
+                set_to("pause", pause).as_u64(),
+                Some(0),
+                "{target}: the pause sets {bound} to 0"
+            );
+            let running = items(Some(
+                target
+                    .prop(bound)
+                    .and_then(|v| v.get("Fn::If"))
+                    .expect("!If [IsPaused, 0, running]"),
+            ))[2]
+                .clone();
+            assert_eq!(
+                set_to("wake-up", wake),
+                running,
+                "{target}: the wake-up brings {bound} back to its running bound"
+            );
+        }
+    }
+
+    let asleep = services.expect_resource("WebsiteAsleepAlarm");
+    assert_eq!(
+        text(asleep.body.get("Condition")),
+        "SleepsAtNight",
+        "{asleep}"
+    );
+    assert_eq!(
+        text(asleep.prop("MetricName")),
+        "DesiredTaskCount",
+        "{asleep}"
+    );
+    assert!(
+        items(asleep.prop("Dimensions"))
+            .iter()
+            .any(|d| text(d.get("Name")) == "ServiceName" && text(d.get("Value")) == "website"),
+        "{asleep}: the website's desired count"
+    );
+    assert_eq!(
+        text(asleep.prop("ComparisonOperator")),
+        "LessThanThreshold",
+        "{asleep}"
+    );
+    assert_eq!(
+        text(asleep.prop("TreatMissingData")),
+        "notBreaching",
+        "{asleep}: no data is awake, so an outage is never hidden"
+    );
+    for (alarm, composite) in [
+        (
+            "WebsiteNoHealthyTargetsAlarm",
+            "WebsiteNoHealthyTargetsAwakeAlarm",
+        ),
+        ("WebsiteHttp5xxRateAlarm", "WebsiteHttp5xxRateAwakeAlarm"),
+    ] {
+        let composite = services.expect_resource(composite);
+        assert_eq!(
+            text(composite.body.get("Condition")),
+            "SleepsAtNight",
+            "{composite}"
+        );
+        assert_eq!(
+            composite.prop("AlarmRule").and_then(sub_text),
+            Some(format!("ALARM(\"${{{alarm}}}\")")),
+            "{composite}"
+        );
+        assert_eq!(
+            composite.prop("ActionsSuppressor").and_then(ref_to),
+            Some("WebsiteAsleepAlarm"),
+            "{composite}"
+        );
+        let seconds = |p: &str| {
+            composite
+                .prop(p)
+                .and_then(Value::as_u64)
+                .unwrap_or_default()
+        };
+        assert!(
+            seconds("ActionsSuppressorWaitPeriod") >= 120
+                && seconds("ActionsSuppressorExtensionPeriod") >= 300,
+            "{composite}: waits for the asleep alarm at night, and for tasks to pass their health checks after"
+        );
+        assert!(
+            items(composite.prop("AlarmActions"))
+                .iter()
+                .any(|a| mentions(a, "AlarmTopicArn")),
+            "{composite}: pages the on-call"
+        );
+        let metric_alarm = services.expect_resource(alarm);
+        for actions in ["AlarmActions", "OKActions"] {
+            let branches = metric_alarm
+                .prop(actions)
+                .and_then(|v| v.get("Fn::If"))
+                .map(|i| items(Some(i)))
+                .unwrap_or_default();
+            assert!(
+                branches.len() == 3
+                    && text(Some(branches[0])) == "SleepsAtNight"
+                    && ref_to(branches[1]) == Some("AWS::NoValue"),
+                "{metric_alarm}: {actions} !If [SleepsAtNight, !Ref AWS::NoValue, [...]] (the composite notifies at night)"
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use regex::Regex;
 use stack_tests::cfn::{
-    Statement, Template, all_templates, items, mentions, read_infra_file, sub_text, text,
+    Statement, Template, all_templates, items, mentions, read_infra_file, ref_to, sub_text, text,
 };
 
 #[test]
@@ -106,6 +106,14 @@ fn every_alarm_notifies_or_feeds_a_composite_that_does() {
                 !items(composite.prop("AlarmActions")).is_empty(),
                 "{composite}: no actions"
             );
+            // A suppressor alarm notifies nobody: it holds a composite's actions back.
+            if let Some(suppressor) = composite.prop("ActionsSuppressor").and_then(ref_to) {
+                assert!(
+                    template.resource(suppressor).is_some(),
+                    "{composite}: suppressor {suppressor} is missing"
+                );
+                composites_read.insert(suppressor.to_owned());
+            }
             let rule = sub_text(composite.prop("AlarmRule").expect("a rule")).expect("text");
             for alarm in names.captures_iter(&rule) {
                 let id = alarm.get(1).expect("an id").as_str();
