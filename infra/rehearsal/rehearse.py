@@ -216,7 +216,6 @@ def prerequisites(aws: dict) -> dict[str, str]:
         "WebsiteImage": f"{registry}/cuddlekube/website:rehearsal",
         "RegisterImage": f"{registry}/cuddlekube/register:rehearsal",
         "ServerListingImage": f"{registry}/cuddlekube/server-listing:rehearsal",
-        "CollectorImage": f"{registry}/cuddlekube/aws-otel-collector:v0.49.0",
     }
 
 

@@ -119,15 +119,34 @@ fn each_config_file_is_what_its_collectors_run() {
             );
         }
     }
-    let images: BTreeSet<Option<&str>> = sidecars(&services)
+    let images: Vec<&Value> = sidecars(&services)
         .into_iter()
         .chain([gateway(&services)])
-        .map(|c| c.body.get("Image").and_then(ref_to))
+        .map(|c| c.body.get("Image").expect("a collector has an image"))
         .collect();
+    let image = images[0];
+    assert!(
+        images.iter().all(|other| *other == image),
+        "sidecars and gateway run the one pinned collector image: {images:?}"
+    );
+    // Empty CollectorImage (the default): this account's mirror, at CollectorVersion,
+    // which an `endpoints` environment reaches (ECR Public it does not).
+    let choice = image
+        .get("Fn::If")
+        .unwrap_or_else(|| panic!("the image is chosen by MirroredCollector: {image:?}"));
+    assert_eq!(text(choice.get(0)), "MirroredCollector", "{image:?}");
     assert_eq!(
-        images,
-        BTreeSet::from([Some("CollectorImage")]),
-        "sidecars and gateway run the one pinned collector image"
+        sub_text(&choice[1]).as_deref(),
+        Some(
+            "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${RepositoryPrefix}/aws-otel-collector:${CollectorVersion}"
+        ),
+        "{image:?}"
+    );
+    assert_eq!(ref_to(&choice[2]), Some("CollectorImage"), "{image:?}");
+    assert_eq!(
+        services.parameter_default("CollectorImage").as_deref(),
+        Some(""),
+        "the default collector is the mirror every egress mode reaches"
     );
 }
 
