@@ -13,13 +13,12 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
 
 use crate::dev::{Processes, wait_for_health};
 use crate::http::{http_get, http_request};
-use crate::test::LOCAL_AWS_ENV;
 use crate::{dynamodb, project_root};
 
 pub const TARGET: &str = "aarch64-unknown-linux-gnu";
@@ -63,25 +62,12 @@ pub fn run() -> anyhow::Result<()> {
 
     let dynamodb = dynamodb::start()?;
     let mut processes = Processes(Vec::new());
-    let certs = project_root().join("target/arm64/certs");
-    let _ = std::fs::remove_dir_all(&certs);
-    let (proxy, endpoint) = dynamodb_local::start_tls_proxy(
+    let (proxy, _, aws) = dynamodb::behind_tls(
+        &dynamodb,
         &project_root().join("target/debug/cuddlekube-admin"),
-        &dynamodb.endpoint(),
-        &certs,
-        Stdio::inherit(),
-    )
-    .context("start cuddlekube-admin tls-proxy")?;
+        &project_root().join("target/arm64/certs"),
+    )?;
     processes.0.push(("tls-proxy", proxy));
-    let aws: Vec<(&str, String)> = LOCAL_AWS_ENV
-        .iter()
-        .map(|(k, v)| (*k, (*v).to_owned()))
-        .chain([
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
-            ("AWS_CA_BUNDLE", certs.join("ca.pem").display().to_string()),
-            ("RESIDENTS_TABLE", "cuddlekube".to_owned()),
-        ])
-        .collect();
 
     let status = under_qemu(&arm("cuddlekube-admin"))
         .arg("init")

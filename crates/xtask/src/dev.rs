@@ -24,7 +24,6 @@ use nix::unistd::Pid;
 
 use crate::dynamodb;
 use crate::project_root;
-use crate::test::LOCAL_AWS_ENV;
 use crate::{backends, status, trace};
 
 const WEBSITE_PORT: u16 = 8080;
@@ -128,25 +127,14 @@ pub fn run() -> anyhow::Result<()> {
         None => None,
     };
 
-    // A new CA every start: nothing from an earlier run is trusted.
-    let certs = dev_dir().join("certs");
-    let _ = std::fs::remove_dir_all(&certs);
-    let (proxy, endpoint) = dynamodb_local::start_tls_proxy(
+    let (proxy, endpoint, tls_env) = dynamodb::behind_tls(
+        &dynamodb,
         &bin("cuddlekube-admin"),
-        &dynamodb.endpoint(),
-        &certs,
-        Stdio::inherit(),
-    )
-    .context("start cuddlekube-admin tls-proxy")?;
+        &dev_dir().join("certs"),
+    )?;
     processes.0.push(("tls-proxy", proxy));
-    let aws: Vec<(&str, String)> = LOCAL_AWS_ENV
-        .iter()
-        .map(|(k, v)| (*k, (*v).to_owned()))
-        .chain([
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
-            ("AWS_CA_BUNDLE", certs.join("ca.pem").display().to_string()),
-            ("RESIDENTS_TABLE", "cuddlekube".to_owned()),
-        ])
+    let aws: Vec<(&str, String)> = tls_env
+        .into_iter()
         .chain(
             traces
                 .iter()

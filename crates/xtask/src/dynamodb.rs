@@ -2,12 +2,45 @@
 //! crate `dynamodb-local`, with the jar cached under `target/dynamodb-local` and the
 //! output of the instance xtask starts in `target/dynamodb-local/last-run.log`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 
 use anyhow::Context;
 use dynamodb_local::{DynamoDbLocal, JAR_DIR_VAR};
 
 use crate::project_root;
+use crate::test::LOCAL_AWS_ENV;
+
+/// The table the local stacks use.
+pub const TABLE: &str = "cuddlekube";
+
+/// Environment variables, as (name, value).
+pub type Env = Vec<(&'static str, String)>;
+
+/// `dynamodb` behind `cuddlekube-admin tls-proxy` (the `admin` binary given), with a new
+/// CA in `certs`: the proxy (the caller stops it), its endpoint, and the environment a
+/// service or admin reaches it with through TLS, trusting only that CA.
+pub fn behind_tls(
+    dynamodb: &DynamoDbLocal,
+    admin: &Path,
+    certs: &Path,
+) -> anyhow::Result<(Child, String, Env)> {
+    // A new CA every start: nothing from an earlier run is trusted.
+    let _ = std::fs::remove_dir_all(certs);
+    let (proxy, endpoint) =
+        dynamodb_local::start_tls_proxy(admin, &dynamodb.endpoint(), certs, Stdio::inherit())
+            .context("start cuddlekube-admin tls-proxy")?;
+    let env = LOCAL_AWS_ENV
+        .iter()
+        .map(|(k, v)| (*k, (*v).to_owned()))
+        .chain([
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+            ("AWS_CA_BUNDLE", certs.join("ca.pem").display().to_string()),
+            ("RESIDENTS_TABLE", TABLE.to_owned()),
+        ])
+        .collect();
+    Ok((proxy, endpoint, env))
+}
 
 fn cache() -> PathBuf {
     project_root().join("target/dynamodb-local")
