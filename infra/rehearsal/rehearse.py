@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import ipaddress
 import json
 import logging
+import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +44,8 @@ import yaml
 from botocore.config import Config
 
 INFRA = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(INFRA / "deploy"))
+import deploy as deploy_tool  # noqa: E402 - infra/deploy/deploy.py, the operator's command
 REGION = "us-east-1"
 # CloudFormation refuses a TemplateBody over this many bytes; larger templates go via S3.
 INLINE_TEMPLATE_LIMIT = 51_200
@@ -434,11 +439,293 @@ def delete(aws, name: str) -> bool:
     return False
 
 
+# ---------------------------------------------------------------------------- the deploy command
+
+
+def oci_index(*platforms: str) -> dict:
+    """An image index as `docker buildx build --platform ... --push` makes it (with the
+    attestation entry buildx adds as unknown/unknown)."""
+    entries = [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:" + f"{i:x}" * 64, "size": 1000 + i,
+                "platform": {"os": p.split("/")[0], "architecture": p.split("/")[1]}}
+               for i, p in enumerate(platforms, start=1)]
+    entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + "e" * 64,
+                    "size": 800, "platform": {"os": "unknown", "architecture": "unknown"}})
+    return {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+
+
+def push_images(aws, tag: str, platforms: tuple[str, ...], services: list[str]) -> None:
+    """What `docker buildx ... --push` leaves in ECR, put there directly (no Docker here)."""
+    for service in services:
+        index = oci_index(*platforms)
+        aws["ecr"].put_image(repositoryName=f"cuddlekube/{service}", imageTag=tag,
+                             imageManifest=json.dumps(index), imageManifestMediaType=index["mediaType"])
+    note(f"put in moto's ECR as image indexes ({', '.join(platforms)}): "
+         f"{', '.join(f'cuddlekube/{s}:{tag}' for s in services)}")
+
+
+def write_params(folder: Path, env: str, filled: dict[str, str], overrides: dict[str, dict[str, str]]) -> None:
+    """params/prod copied for `env` as the README says (EnvironmentName, VpcCidr), the REPLACE
+    values filled with the rehearsal's prerequisites."""
+    (folder / env).mkdir(parents=True, exist_ok=True)
+    for part in deploy_tool.PARTS:
+        values = parameters(f"params/{{env}}/{part}.json", env, filled, overrides.get(part, {}))
+        (folder / env / f"{part}.json").write_text(json.dumps(
+            [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()], indent=2))
+
+
+def free_moto_vpc(aws, name: str) -> None:
+    """moto's stack deletion leaves the VPC's gateway endpoints, NAT gateways, internet
+    gateway and route tables (AWS deletes them with the stack), and then cannot delete the
+    VPC; they are deleted first, here only. (Why this environment uses EgressMode=nat: moto
+    cannot delete a VPC that had interface endpoints at all.)"""
+    ec2 = aws["ec2"]
+    vpcs = [r["PhysicalResourceId"] for r in
+            aws["cloudformation"].list_stack_resources(StackName=name)["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::EC2::VPC"]
+    for vpc in vpcs:
+        where = [{"Name": "vpc-id", "Values": [vpc]}]
+        endpoints = [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints(Filters=where)["VpcEndpoints"]]
+        if endpoints:
+            ec2.delete_vpc_endpoints(VpcEndpointIds=endpoints)
+        nats = [n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filters=where)["NatGateways"]
+                if n["State"] != "deleted"]
+        for nat in nats:
+            ec2.delete_nat_gateway(NatGatewayId=nat)
+        gateways = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
+        for gateway in gateways:
+            ec2.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc)
+            ec2.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+        tables = [t for t in ec2.describe_route_tables(Filters=where)["RouteTables"]
+                  if not any(a.get("Main") for a in t.get("Associations", []))]
+        for table in tables:
+            for association in table.get("Associations", []):
+                ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+            ec2.delete_route_table(RouteTableId=table["RouteTableId"])
+        note(f"workaround ({name}): deleted {len(endpoints)} gateway endpoints, {len(nats)} NAT gateways, "
+             f"{len(gateways)} internet gateway and {len(tables)} route tables of {vpc} first "
+             "(moto's stack deletion leaves them, then cannot delete the VPC)")
+
+
+def before_delete(aws, name: str) -> None:
+    detach_managed_policies(aws, name)
+    if name.endswith("-network"):
+        free_moto_vpc(aws, name)
+
+
+def run_command(argv: list[str], hooks) -> tuple[int, str]:
+    """deploy.py's CLI as an operator runs it; its output is echoed and returned."""
+    print(f"$ cargo xtask {' '.join(argv)}", flush=True)
+    captured = io.StringIO()
+
+    class Tee(io.TextIOBase):
+        def __init__(self, stream):
+            self.stream = stream
+
+        def write(self, text):
+            captured.write(text)
+            return self.stream.write(text)
+
+        def flush(self):
+            self.stream.flush()
+
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Tee(out), Tee(err)
+    try:
+        status = deploy_tool.main(argv, hooks=hooks)
+    finally:
+        sys.stdout, sys.stderr = out, err
+    print(f"(exit {status})", flush=True)
+    return status, captured.getvalue()
+
+
+def check_platform_rule() -> None:
+    """Unit-style: the platform check against the manifests it can meet."""
+    index = json.dumps(oci_index("linux/arm64"))
+    check = deploy_tool.check_image_platforms(deploy_tool.manifest_platforms(index, None), ["X86_64"], "website:t")
+    report(not check.ok and "linux/amd64" in check.detail,
+           "deploy: an arm64-only image for X86_64 tasks is MISSING", check.detail)
+    single = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                         "config": {}, "layers": []})
+    check = deploy_tool.check_image_platforms(deploy_tool.manifest_platforms(single, None), ["X86_64"], "website:t")
+    report(not check.ok and "single-platform" in check.detail,
+           "deploy: a single manifest is MISSING (its platform cannot be told)", check.detail)
+    both = json.dumps(oci_index("linux/amd64", "linux/arm64"))
+    check = deploy_tool.check_image_platforms(deploy_tool.manifest_platforms(both, None), ["X86_64", "ARM64"], "t")
+    report(check.ok, "deploy: an amd64+arm64 index serves --arch both", check.detail)
+
+
+def check_failure_message() -> None:
+    """Unit-style: what a failed stack prints, from events in CloudFormation's shape (moto
+    never fails a resource: it refuses the request or completes it)."""
+    events = [
+        {"LogicalResourceId": "cuddlekube-demo-services", "ResourceType": "AWS::CloudFormation::Stack",
+         "ResourceStatus": "CREATE_IN_PROGRESS"},
+        {"LogicalResourceId": "LoadBalancer", "ResourceType": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Access Denied for bucket: alb-logs"},
+        {"LogicalResourceId": "WebsiteService", "ResourceType": "AWS::ECS::Service",
+         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Resource creation cancelled"},
+        {"LogicalResourceId": "cuddlekube-demo-services", "ResourceType": "AWS::CloudFormation::Stack",
+         "ResourceStatus": "ROLLBACK_COMPLETE"},
+    ]
+    text = deploy_tool.failure_message("cuddlekube-demo-services", "ROLLBACK_COMPLETE",
+                                       deploy_tool.first_failure(events), "demo", "deploy")
+    report(text.startswith("cuddlekube-demo-services failed at LoadBalancer "
+                           "(AWS::ElasticLoadBalancingV2::LoadBalancer): Access Denied for bucket")
+           and "aws cloudformation delete-stack --stack-name cuddlekube-demo-services" in text,
+           "deploy: a failed create names the stack, the first failed resource, its reason and the delete to run")
+    for line in text.splitlines():
+        note(line)
+    text = deploy_tool.failure_message("cuddlekube-demo-services", "UPDATE_ROLLBACK_COMPLETE",
+                                       deploy_tool.first_failure(events[1:2]), "demo", "deploy")
+    report("cargo xtask deploy --env demo" in text and "delete-stack" not in text,
+           "deploy: a failed update says deploy again (UPDATE_ROLLBACK_COMPLETE)")
+
+
+def check_estimate() -> None:
+    """The estimate for params/prod reproduces the README Cost table's totals (read from the
+    README, so a change to either side fails here)."""
+    readme = (INFRA / "README.md").read_text()
+    row = re.search(r"\*\*Total\*\*[^|]*\|[^|]*\|\s*\*\*≈ \$([\d,]+)\*\*\s*\|\s*\*\*≈ \$([\d,]+)\*\*", readme)
+    if not row:
+        report(False, "deploy: the estimate matches infra/README.md's Cost totals", "no **Total** row found")
+        return
+    idle_table, paused_table = (float(v.replace(",", "")) for v in row.groups())
+    idle, paused, _ = deploy_tool.estimate(deploy_tool.load_params(INFRA / "params", "prod"))
+    report(abs(idle - idle_table) <= 5 and abs(paused - paused_table) <= 5,
+           "deploy: the estimate for params/prod matches infra/README.md's Cost totals (within $5)",
+           f"idle ${idle:.0f} vs ${idle_table:.0f}, paused ${paused:.0f} vs ${paused_table:.0f}")
+
+
+def environment_leftovers(aws, env: str, keys_before: set[str]) -> dict[str, list[str]]:
+    """What of `env` still exists, by kind. KMS keys are told by being new since
+    `keys_before` (moto's DescribeKey fails on a key CloudFormation made: its policy is
+    stored as an object)."""
+    stacks = [s["StackName"] for s in aws["cloudformation"].list_stacks()["StackSummaries"]
+              if s["StackName"].startswith(f"cuddlekube-{env}-") and s["StackStatus"] != "DELETE_COMPLETE"]
+    tables = [t for t in aws["dynamodb"].list_tables()["TableNames"] if t.startswith(f"cuddlekube-{env}-")]
+    keys = sorted({k["KeyId"] for k in aws["kms"].list_keys()["Keys"]} - keys_before)
+    groups = [g["logGroupName"] for g in deploy_tool.leftover_log_groups(aws, env)]
+    try:
+        services = aws["ecs"].list_services(cluster=f"cuddlekube-{env}")["serviceArns"]
+    except aws["ecs"].exceptions.ClusterNotFoundException:
+        services = []
+    vpcs = [v["VpcId"] for v in aws["ec2"].describe_vpcs(
+        Filters=[{"Name": "tag:Name", "Values": [f"cuddlekube-{env}"]}])["Vpcs"]]
+    return {"stacks": stacks, "tables": tables, "keys": keys, "log groups": groups, "VPCs": vpcs,
+            "ECS services": [s.rsplit("/", 1)[-1] for s in services]}
+
+
+def rehearse_deploy_command(aws: deploy_tool.Aws, endpoint: str, filled: dict[str, str], env: str) -> None:
+    """`cargo xtask deploy --env <env>` and `destroy` end to end, as infra/deploy/deploy.py
+    runs them against AWS, with moto's template adaptations given as its transform hook.
+    `aws` is deploy.py's own client holder, pointed at moto."""
+    print(f"=== the deploy command: a whole environment {env} (infra/deploy/deploy.py)", flush=True)
+    check_platform_rule()
+    check_failure_message()
+    check_estimate()
+    os.environ.update(AWS_ACCESS_KEY_ID="rehearsal", AWS_SECRET_ACCESS_KEY="rehearsal", AWS_REGION=REGION)
+    hooks = deploy_tool.Hooks(
+        transform=lambda file, text, params, e: json.dumps(
+            moto_copy(file, yaml.load(text, Loader=CfnLoader), params, e)),
+        before_delete=lambda name: before_delete(aws, name),
+        poll_seconds=0.2, stack_timeout_seconds=120)
+    tag = "rehearsal-deploy"
+    with tempfile.TemporaryDirectory() as folder:
+        params_dir = Path(folder)
+        # AlbDeletionProtection=false: moto's update of the load balancer (what destroy does
+        # first when it is true) drops it from the stack, whose outputs then fail to read.
+        write_params(params_dir, env, filled, {"network": {"VpcCidr": "10.42.0.0/16", "EgressMode": "nat"},
+                                               "services": {"AlbDeletionProtection": "false"}})
+        note("workaround: AlbDeletionProtection=false for this environment (moto loses a load balancer "
+             "that an update changes); destroy's switch-off update is not rehearsed")
+        common = ["--env", env, "--params-dir", str(params_dir), "--endpoint", endpoint]
+        keys_before = {k["KeyId"] for k in aws["kms"].list_keys()["Keys"]}
+        push_images(aws, "v0.49.0", ("linux/amd64", "linux/arm64"), ["aws-otel-collector"])
+
+        print(f"--- {env}: the images are not pushed yet", flush=True)
+        status, out = run_command(["deploy", *common, "--images-tag", tag, "--no-smoke"], hooks)
+        report(status == 2 and out.count("MISSING") == 3 and "no image tagged" in out
+               and not environment_leftovers(aws, env, keys_before)["stacks"],
+               f"deploy {env}: exit 2 naming the three missing images, nothing created")
+
+        push_images(aws, tag, ("linux/amd64", "linux/arm64"), list(deploy_tool.APP_IMAGES))
+        print(f"--- {env}: a stack CloudFormation refuses (the data template given a new required parameter, "
+              "test copy only)", flush=True)
+
+        def broken(file, text, params, e):
+            template = moto_copy(file, yaml.load(text, Loader=CfnLoader), params, e)
+            if file == "data.yaml":
+                # As if a commit added a parameter without a default that the environment's
+                # file lacks; refused before any resource (the retained table) is made.
+                template["Parameters"]["RehearsalNewSetting"] = {"Type": "String"}
+            return json.dumps(template)
+
+        status, out = run_command(["deploy", *common, "--images-tag", tag, "--no-smoke"],
+                                  deploy_tool.Hooks(transform=broken, before_delete=hooks.before_delete,
+                                                    poll_seconds=0.2, stack_timeout_seconds=120))
+        report(status == 1 and f"cuddlekube-{env}-data refused by CloudFormation" in out
+               and "RehearsalNewSetting" in out and f"cargo xtask deploy --env {env}" in out,
+               f"deploy {env}: a refused stack names itself, CloudFormation's reason and what to run next (exit 1)")
+        # AWS creates no stack for a refused request; moto keeps one CREATE_IN_PROGRESS.
+        if deploy_tool.describe_stack(aws, f"cuddlekube-{env}-data"):
+            aws["cloudformation"].delete_stack(StackName=f"cuddlekube-{env}-data")
+            note(f"workaround: deleted the refused cuddlekube-{env}-data moto kept (AWS creates none)")
+
+        status, out = run_command(["deploy", *common, "--images-tag", tag, "--no-smoke"], hooks)
+        report(status == 0 and "smoke test skipped" in out and "a month at rest" in out,
+               f"deploy {env}: every stack created, the estimate printed (exit 0)")
+        for part in deploy_tool.PARTS:
+            stack = deploy_tool.describe_stack(aws, f"cuddlekube-{env}-{part}") or {"StackStatus": "missing"}
+            report(stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"),
+                   f"cuddlekube-{env}-{part}: {stack['StackStatus']}")
+        check_task_definitions(aws, env, (INFRA / "collector" / "sidecar.yaml").read_text(),
+                               (INFRA / "collector" / "gateway.yaml").read_text())
+
+        status, out = run_command(["deploy", *common, "--images-tag", tag, "--no-smoke"], hooks)
+        unchanged = out.count(": unchanged")
+        report(status == 0 and unchanged >= 1, f"deploy {env} again: exit 0, unchanged stacks said so",
+               f"{unchanged} of {len(deploy_tool.PARTS)} unchanged")
+        note("moto: a stack whose parameters include defaults is updated again rather than refused with "
+             "\"No updates are to be performed\" (AWS says that for all four)")
+
+        status, _ = run_command(["destroy", "--env", env, "--endpoint", endpoint], hooks)
+        report(status == 2, f"destroy {env}: refused without --yes or a typed confirmation")
+
+        network = aws["cloudformation"].list_stack_resources(StackName=f"cuddlekube-{env}-network")
+        stack_vpcs = [r["PhysicalResourceId"] for r in network["StackResourceSummaries"]
+                      if r["ResourceType"] == "AWS::EC2::VPC"]
+        status, out = run_command(["destroy", "--env", env, "--endpoint", endpoint, "--yes"], hooks)
+        left = environment_leftovers(aws, env, keys_before)
+        report(status == 0 and "AlbDeletionProtection is already false" in out,
+               f"destroy {env}: done (exit 0), the load balancer's deletion protection checked first")
+        report(not left["stacks"] and stack_vpcs and not set(stack_vpcs) & set(left["VPCs"]),
+               f"destroy {env}: no stack left, the network stack's VPC gone", f"stacks {left['stacks']}, VPC {stack_vpcs}")
+        orphans = sorted(set(left["VPCs"]) - set(stack_vpcs))
+        if orphans:
+            note(f"moto ({env}): updating the network stack made a new VPC and left the old "
+                 f"({', '.join(orphans)}); AWS updates in place")
+        kept = [line for line in out.splitlines() if line.startswith("  ") and "a month" in line]
+        listed_tables = [t for t in left["tables"] if any(t in line for line in kept)]
+        report(left["tables"] == [f"cuddlekube-{env}-residents"] and listed_tables == left["tables"],
+               f"destroy {env}: the residents table is kept and listed", f"{left['tables']}")
+        report(len(left["keys"]) == 1 and any(left["keys"][0] in line for line in kept),
+               f"destroy {env}: its KMS key is kept and listed", f"{left['keys']}")
+        report(all(any(g in line for line in kept) for g in left["log groups"]),
+               f"destroy {env}: every log group left is listed", f"{left['log groups']}")
+        if left["ECS services"]:
+            note(f"moto ({env}): ECS services are not deleted with their stack ({len(left['ECS services'])} left: "
+                 f"{', '.join(left['ECS services'])}); AWS deletes them")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="moto_server URL, e.g. http://127.0.0.1:5000")
     parser.add_argument("--environment", default="prod")
     parser.add_argument("--second-environment", default="staging")
+    parser.add_argument("--deploy-environment", default="demo",
+                        help="deployed and destroyed whole by infra/deploy/deploy.py ('' to skip)")
     args = parser.parse_args()
 
     config = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=60)
@@ -446,7 +733,7 @@ def main() -> int:
                                     region_name=REGION)
     aws = {svc: session.client(svc, endpoint_url=args.endpoint, config=config)
            for svc in ("cloudformation", "s3", "sns", "acm", "ec2", "ecs", "logs", "sts", "iam",
-                       "servicediscovery")}
+                       "servicediscovery", "ecr", "dynamodb", "kms")}
 
     started = time.monotonic()
     filled = prerequisites(aws)
@@ -516,12 +803,20 @@ def main() -> int:
         report(gateway_service(aws, args.environment) is not None,
                f"cuddlekube-{args.environment}: trace-gateway survives {args.second_environment}'s teardown")
     tear_down(args.environment)
+    if args.deploy_environment:
+        try:
+            rehearse_deploy_command(deploy_tool.Aws(session=session, endpoint=args.endpoint), args.endpoint,
+                                    filled, args.deploy_environment)
+        except Exception as err:  # noqa: BLE001 - a crash of the phase is a failed check, the rest still reports
+            report(False, f"the deploy command rehearsal ({args.deploy_environment})", f"{type(err).__name__}: {err}")
 
     elapsed = time.monotonic() - started
     if failures:
         print(f"REHEARSAL FAILED: {len(failures)} check(s) failed in {elapsed:.1f} s: {failures}")
         return 1
-    print(f"REHEARSAL PASSED: {len(environments)} environments, every stack CREATE_COMPLETE, "
+    by_tool = f"{args.deploy_environment} deployed and destroyed by infra/deploy/deploy.py, " \
+        if args.deploy_environment else ""
+    print(f"REHEARSAL PASSED: {len(environments)} environments, every stack CREATE_COMPLETE, {by_tool}"
           f"every import exported, in {elapsed:.1f} s")
     return 0
 
