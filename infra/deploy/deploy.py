@@ -564,6 +564,12 @@ def smoke_test(site: str, region: str | None, timeout: float = 15.0) -> str:
                 return response.status, dict(response.headers), response.read().decode(errors="replace")
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError) as err:
+            # Typically TLS: the certificate is for the site's name, not the load balancer's.
+            raise DeployFailed(f"smoke test: {method} {site}{path}: {getattr(err, 'reason', err)}\n  next: point the "
+                               "certificate's name at the load balancer (Route 53 alias), then run the deploy again "
+                               "with --site-url https://<that name> (unchanged stacks stay as they are), or "
+                               "--no-smoke") from err
 
     def expect(step: str, got: int, want: int) -> None:
         print(f"  {step}: {got}", flush=True)
@@ -668,7 +674,8 @@ def print_estimate(params: dict[str, dict[str, str]]) -> None:
 
 
 def deploy(aws: Aws, env: str, params_dir: Path = INFRA / "params", images_tag: str | None = None,
-           arch: str | None = None, smoke: bool = True, hooks: Hooks | None = None) -> dict[str, str]:
+           arch: str | None = None, smoke: bool = True, hooks: Hooks | None = None,
+           site_url: str | None = None) -> dict[str, str]:
     """The whole deploy; returns the services stack's outputs. Raises DeployFailed."""
     hooks = hooks or Hooks()
     params = load_params(params_dir, env)
@@ -689,8 +696,9 @@ def deploy(aws: Aws, env: str, params_dir: Path = INFRA / "params", images_tag: 
     site = outputs(settled["services"])
     print(f"=== {env} is up", flush=True)
     if smoke:
-        print(f"=== smoke test through the load balancer: {site.get('SiteUrl')}", flush=True)
-        smoke_test(site["SiteUrl"], aws.region)
+        url = site_url or site["SiteUrl"]
+        print(f"=== smoke test through the load balancer: {url}", flush=True)
+        smoke_test(url, aws.region)
     else:
         print("=== smoke test skipped (--no-smoke)", flush=True)
     print(f"  site: {site.get('SiteUrl')} (point the certificate's name at {site.get('LoadBalancerDnsName')})")
@@ -847,6 +855,8 @@ def main(argv: list[str] | None = None, hooks: Hooks | None = None) -> int:
     deploy_args.add_argument("--arch", choices=sorted(ARCH_CHOICES),
                              help="platforms to build/require (default: services.json's CpuArchitecture)")
     deploy_args.add_argument("--no-smoke", action="store_true", help="skip the visitor's walk through the ALB")
+    deploy_args.add_argument("--site-url", help="walk this URL (the certificate's name) rather than the services "
+                             "stack's SiteUrl, whose load balancer name the certificate does not cover")
     commands.choices["destroy"].add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
 
@@ -861,7 +871,7 @@ def main(argv: list[str] | None = None, hooks: Hooks | None = None) -> int:
     try:
         if args.command == "deploy":
             deploy(aws, args.env, args.params_dir, args.images_tag, args.arch, smoke=not args.no_smoke,
-                   hooks=hooks)
+                   hooks=hooks, site_url=args.site_url)
         else:
             if not confirmed(args.env, args.yes):
                 return 2
