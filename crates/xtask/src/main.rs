@@ -9,6 +9,9 @@
 //! - `cargo xtask containers`: build the images and bring the compose stack up and down,
 //!   checking each step; see `containers/` (a file per step, run by `containers/mod.rs`).
 //! - `cargo xtask infra`: cfn-lint, checkov and the deploy rehearsal in moto; see `infra.rs`.
+//! - `cargo xtask deploy --env NAME [ARGS]` / `cargo xtask destroy --env NAME [ARGS]`: one
+//!   environment on AWS, prerequisites checked first, by `infra/deploy/deploy.py`; see
+//!   `deploy.rs`.
 //! - `cargo xtask arm64`: the binaries cross-compiled for Graviton, run under qemu against
 //!   DynamoDB Local; see `arm64.rs`.
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
@@ -33,6 +36,7 @@ mod arm64;
 mod backends;
 mod bench;
 mod containers;
+mod deploy;
 mod dev;
 mod dev_check;
 mod dynamodb;
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Some("dev-check") => dev_check::run(),
         Some("containers") => containers::run(args.collect()),
         Some("infra") => infra::run(),
+        Some(command @ ("deploy" | "destroy")) => deploy::run(command, args.collect()),
         Some("arm64") => arm64::run(),
         Some("bench") => bench::run(args.collect()),
         Some("profile") => bench::profile(args.collect()),
@@ -74,6 +79,8 @@ fn main() -> ExitCode {
                  dev-check         start `dev`, check every URL it prints, fuzz the APIs, Ctrl-C it, check nothing is left\n  \
                  containers        lint, build and check the images and the compose stack\n  \
                  infra             lint the CloudFormation templates and rehearse their deploy in moto\n  \
+                 deploy --env NAME  one environment to AWS: check, build and push, deploy, walk it as a visitor (`--help`)\n  \
+                 destroy --env NAME delete that environment's stacks; list what is kept and what it costs a month\n  \
                  arm64             cross-compile for Graviton (ARM64) and run the binaries under qemu against DynamoDB Local\n  \
                  bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
                  profile           where each request's CPU goes: perf profiles, flame graphs in target/bench/profile/\n  \
