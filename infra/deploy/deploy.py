@@ -175,11 +175,19 @@ def print_checks(checks: list[Check]) -> bool:
     return all(c.ok for c in checks)
 
 
+def shown(path: Path) -> str:
+    """A path as the operator would type it: relative to the checkout when inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def check_params(params_dir: Path, env: str, params: dict[str, dict[str, str]]) -> list[Check]:
     checks = []
     missing = [p for p in PARTS if p not in params]
     if missing:
-        checks.append(Check(False, f"parameter files {params_dir / env}/",
+        checks.append(Check(False, f"parameter files {shown(params_dir / env)}/",
                             f"no {', '.join(p + '.json' for p in missing)}: copy infra/params/prod to "
                             f"infra/params/{env}, set EnvironmentName={env} and a VpcCidr of its own in network.json, "
                             "and fill every REPLACE value (README \"Before the first deploy\")"))
@@ -194,23 +202,25 @@ def check_params(params_dir: Path, env: str, params: dict[str, dict[str, str]]) 
         unfilled = sorted(k for k, v in values.items() if v.startswith("REPLACE") and k not in set_by_deploy)
         if unfilled:
             problems.append(f"still REPLACE: {', '.join(unfilled)} (README \"Before the first deploy\")")
-        checks.append(Check(not problems, f"{params_dir / env / part}.json",
+        checks.append(Check(not problems, f"{shown(params_dir / env / part)}.json",
                             "; ".join(problems) or f"{len(values)} values"))
     return checks
 
 
 def check_prerequisites(aws: Aws, plan: Plan, params_dir: Path) -> list[Check]:
     """Every prerequisite, each ok or MISSING with what to do. Nothing is changed."""
-    checks = []
-    try:
-        identity = aws["sts"].get_caller_identity()
-        plan.account = identity["Account"]
-        checks.append(Check(True, "credentials", f"account {plan.account} as {identity['Arn']}"))
-    except (ClientError, BotoCoreError, NoCredentialsError) as err:
-        checks.append(Check(False, "credentials",
-                            f"{err}: `aws configure sso` / `aws sso login`, or set AWS_PROFILE"))
-    checks.append(Check(bool(aws.region), "Region",
-                        aws.region or "none: pass --region or set AWS_REGION (or a region in the profile)"))
+    checks = [Check(bool(aws.region), "Region",
+                    aws.region or "none: pass --region or set AWS_REGION (or a region in the profile)")]
+    if aws.region:
+        try:
+            identity = aws["sts"].get_caller_identity()
+            plan.account = identity["Account"]
+            checks.append(Check(True, "credentials", f"account {plan.account} as {identity['Arn']}"))
+        except (ClientError, BotoCoreError, NoCredentialsError) as err:
+            checks.append(Check(False, "credentials",
+                                f"{err}: `aws sso login` (or `aws configure`), or set AWS_PROFILE"))
+    else:
+        checks.append(Check(False, "credentials", "not checked without a Region"))
     checks += check_params(params_dir, plan.env, plan.params)
     if not all(c.ok for c in checks[:2]):
         checks.append(Check(False, "the account's resources", "not checked without credentials and a Region"))
@@ -236,8 +246,7 @@ def check_registry(aws: Aws, plan: Plan) -> Check:
     stack = describe_stack(aws, REGISTRY_STACK)
     how = ("deploy it once per account and Region: infra/README.md \"Deploy\", step 1 "
            f"(aws cloudformation deploy --stack-name {REGISTRY_STACK} --template-file infra/registry.yaml ...)")
-    if stack is None or not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"] \
-            or stack["StackStatus"].startswith("DELETE"):
+    if stack is None or stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
         status = stack["StackStatus"] if stack else "does not exist"
         return Check(False, f"registry stack {REGISTRY_STACK}", f"{status}: {how}")
     bucket = outputs(stack).get("TemplateBucketName", "")
