@@ -488,7 +488,7 @@ def watch(aws: Aws, stack_id: str, name: str, seen: str | None, hooks: Hooks, en
     raise DeployFailed(failure_message(name, status, first_failure(shown), env, command))
 
 
-def template_source(aws: Aws, plan: Plan, file: str, body: str, hooks: Hooks) -> dict[str, str]:
+def template_source(aws: Aws, plan: Plan, file: str, body: str) -> dict[str, str]:
     """TemplateBody, or TemplateURL through the registry's bucket when the file is over the
     inline limit (as `aws cloudformation deploy --s3-bucket`)."""
     size = (INFRA / file).stat().st_size
@@ -510,7 +510,7 @@ def deploy_stack(aws: Aws, plan: Plan, part: str, params: dict[str, str], hooks:
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
         "Capabilities": ["CAPABILITY_IAM"],
         "Tags": [{"Key": "Project", "Value": "cuddlekube"}, {"Key": "Environment", "Value": plan.env}],
-        **template_source(aws, plan, file, body, hooks),
+        **template_source(aws, plan, file, body),
     }
     existing = describe_stack(aws, name)
     if existing and existing["StackStatus"] in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):

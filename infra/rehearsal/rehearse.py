@@ -10,7 +10,11 @@ trace gateway's ECS service exists in each environment and goes with its stack;
 templates too large to send inline go through the registry's template bucket, as
 `deploy --s3-bucket` does; a second environment beside the first creates and deletes
 without touching the first one's metrics log group or trace gateway; then the first one's
-monitoring and services stacks (the trace gateway with them) are deleted too.
+monitoring and services stacks (the trace gateway with them) are deleted too. Last, the
+operator's command itself (infra/deploy/deploy.py, `cargo xtask deploy` / `destroy`)
+deploys a third environment whole, with images taken as given, and destroys it, leaving
+only the retained table and key it lists; its refusals (missing images, a refused stack,
+destroy without --yes) are checked too.
 
 What it cannot prove: moto accepts, but does not model, WAFv2, Cloud Map (the gateway's
 private DNS namespace and service), autoscaling, CloudWatch alarms, metric filters,
