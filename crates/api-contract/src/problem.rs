@@ -15,16 +15,18 @@ pub use service_kit::OUTCOME_UNKNOWN;
 pub struct ProblemDetails {
     /// `about:blank` (the status says what kind of problem it is), or for a 503 whose
     /// write may have been applied, `https://github.com/cuddlekube/cuddlekube/blob/main/docs/problems.md#outcome-unknown`.
-    #[schema(example = "about:blank")]
+    // Read leniently (a client takes what it can), documented as the APIs write it.
+    #[schema(example = "about:blank", required = true)]
     #[serde(default, rename = "type")]
     pub problem_type: String,
-    #[schema(example = "Not Found")]
+    #[schema(example = "Not Found", required = true)]
     #[serde(default)]
     pub title: String,
-    #[schema(example = 404)]
+    #[schema(example = 404, required = true)]
     #[serde(default)]
     pub status: u16,
     /// What went wrong, for a person; never internal details.
+    #[schema(required = true)]
     #[serde(default)]
     pub detail: String,
     /// Per-field problems (422 only).
@@ -39,12 +41,16 @@ pub struct ProblemDetails {
 pub struct FieldProblem {
     #[schema(example = "name")]
     pub field: String,
-    #[schema(example = "name must be at most 64 characters (got 65)")]
+    #[schema(
+        example = "name must be at most 64 characters (got 65)",
+        required = true
+    )]
     #[serde(default)]
     pub message: String,
-    /// `code` and its members. `None` when read from an API that sent a code this build
-    /// does not know (or none): a client then words a general sentence for the field.
+    // `None` when read from an API that sent a code this build does not know (or none):
+    // a client then words a general sentence for the field. The APIs always send one.
     #[serde(flatten)]
+    #[schema(value_type = Refusal)]
     pub refusal: Option<Refusal>,
 }
 
