@@ -82,6 +82,15 @@ impl Template {
             .unwrap_or_else(|| panic!("{resource}: {property} refers to missing {id}"))
     }
 
+    /// Entry `name` of a top-level section (`Conditions`, `Rules`, ...); panics naming it
+    /// when missing.
+    pub fn declared(&self, section: &str, name: &str) -> &Value {
+        self.body
+            .get(section)
+            .and_then(|entries| entries.get(name))
+            .unwrap_or_else(|| panic!("{}: {section}.{name} is missing", self.file))
+    }
+
     /// The declaration of parameter `name` (its `Type`, `Default`, `AllowedValues`, ...).
     pub fn parameter(&self, name: &str) -> Option<&Value> {
         self.body.get("Parameters")?.get(name)

@@ -139,11 +139,7 @@ fn the_budget_mails_before_the_month_overspends() {
         "HasBudget",
         "{budget}: only when BudgetEmail is set"
     );
-    let condition = monitoring
-        .body
-        .get("Conditions")
-        .and_then(|c| c.get("HasBudget"))
-        .expect("monitoring.yaml: condition HasBudget");
+    let condition = monitoring.declared("Conditions", "HasBudget");
     assert!(
         format!("{condition:?}").contains("BudgetEmail"),
         "HasBudget must read BudgetEmail: {condition:?}"

@@ -318,11 +318,7 @@ fn the_task_size_rules_allow_exactly_what_fargate_offers() {
         ("FargateTaskSize", "TaskCpu", "TaskMemory"),
         ("GatewayTaskSize", "GatewayTaskCpu", "GatewayTaskMemory"),
     ] {
-        let rule = services
-            .body
-            .get("Rules")
-            .and_then(|r| r.get(rule_name))
-            .unwrap_or_else(|| panic!("services.yaml: Rules.{rule_name}"));
+        let rule = services.declared("Rules", rule_name);
         let assertions = items(rule.get("Assertions"));
         let mut valid = 0;
         for cpu in allowed(cpu_parameter) {
@@ -935,21 +931,13 @@ fn evaluate_rule(condition: &Value, parameters: &BTreeMap<&str, &str>) -> bool {
 #[test]
 fn the_night_pause_scales_everything_to_zero_and_back_and_pages_nobody() {
     let services = Template::load("services.yaml");
-    let condition = services
-        .body
-        .get("Conditions")
-        .and_then(|c| c.get("SleepsAtNight"))
-        .expect("services.yaml: condition SleepsAtNight");
+    let condition = services.declared("Conditions", "SleepsAtNight");
     let condition = format!("{condition:?}");
     assert!(
         condition.contains("PauseSchedule") && condition.contains("IsPaused"),
         "SleepsAtNight: a schedule, and not Paused: {condition}"
     );
-    let rule = services
-        .body
-        .get("Rules")
-        .and_then(|r| r.get("PauseAndWakeTogether"))
-        .expect("services.yaml: Rules.PauseAndWakeTogether");
+    let rule = services.declared("Rules", "PauseAndWakeTogether");
     let assertions = items(rule.get("Assertions"));
     let cron = "cron(0 22 * * ? *)";
     for (pause, wake, accepted) in [
