@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -382,6 +383,12 @@ def git_tag() -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
+def workspace_version() -> str:
+    """Cargo.toml's [workspace.package] version: the images' version label and /health's."""
+    with open(ROOT / "Cargo.toml", "rb") as manifest:
+        return tomllib.load(manifest)["workspace"]["package"]["version"]
+
+
 def run_shown(command: list[str], stdin: str | None = None) -> None:
     print(f"  $ {' '.join(command)}", flush=True)
     subprocess.run(command, cwd=ROOT, check=True, input=stdin, text=True)
@@ -401,7 +408,9 @@ def build_and_push(aws: Aws, plan: Plan) -> str:
     platforms = ",".join(PLATFORMS[a] for a in plan.architectures)
     for service in APP_IMAGES:
         run_shown(["docker", "buildx", "build", "--platform", platforms, "-f", "docker/Dockerfile",
-                   "--target", service, "--push", "-t", f"{plan.repositories[service]}:{tag}", "."])
+                   "--target", service, "--build-arg", f"GIT_COMMIT={tag}",
+                   "--build-arg", f"VERSION={workspace_version()}",
+                   "--push", "-t", f"{plan.repositories[service]}:{tag}", "."])
     return tag
 
 
