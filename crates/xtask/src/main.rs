@@ -12,8 +12,6 @@
 //! - `cargo xtask deploy --env NAME [ARGS]` / `cargo xtask destroy --env NAME [ARGS]`: one
 //!   environment on AWS, prerequisites checked first, by `infra/deploy/deploy.py`; see
 //!   `deploy.rs`.
-//! - `cargo xtask arm64`: the binaries cross-compiled for Graviton, run under qemu against
-//!   DynamoDB Local; see `arm64.rs`.
 //! - `cargo xtask bench [--quick]`: the side-by-side measurements; see `bench.rs`.
 //! - `cargo xtask profile`: where each request's CPU goes (perf, flame graphs); `bench.rs`.
 //! - `cargo xtask load [options]`: visitors walking a running site; see `load.rs`.
@@ -32,7 +30,6 @@
 //! `target/dynamodb-local`), `backends.rs` (the workspace crate `telemetry-backends`,
 //! cached under `target/telemetry`) and `http.rs` (ureq to services on 127.0.0.1).
 
-mod arm64;
 mod backends;
 mod bench;
 mod containers;
@@ -59,7 +56,6 @@ fn main() -> ExitCode {
         Some("containers") => containers::run(args.collect()),
         Some("infra") => infra::run(),
         Some(command @ ("deploy" | "destroy")) => deploy::run(command, args.collect()),
-        Some("arm64") => arm64::run(),
         Some("bench") => bench::run(args.collect()),
         Some("profile") => bench::profile(args.collect()),
         Some("load") => load::run(args.collect()),
@@ -81,7 +77,6 @@ fn main() -> ExitCode {
                  infra             lint the CloudFormation templates and rehearse their deploy in moto\n  \
                  deploy --env NAME  one environment to AWS: check, build and push, deploy, walk it as a visitor (`--help`)\n  \
                  destroy --env NAME delete that environment's stacks; list what is kept and what it costs a month\n  \
-                 arm64             cross-compile for Graviton (ARM64) and run the binaries under qemu against DynamoDB Local\n  \
                  bench [--quick]   measure side by side (release build): ratios into target/bench/\n  \
                  profile           where each request's CPU goes: perf profiles, flame graphs in target/bench/profile/\n  \
                  load [OPTIONS]    visitors walking the site (`--target URL --rate N --duration D`)\n  \

@@ -3,16 +3,21 @@
 //!
 //! 1. lint (`lint.rs`): hadolint on every Dockerfile and Containerfile;
 //!    `docker-compose config -q` (Compose v2) and `podman-compose config` on compose.yaml;
-//! 2. build (`build.rs`): the five images from docker/Dockerfile by `--target`, with
-//!    VERSION and GIT_COMMIT; the first target compiles, the others reuse its builder
-//!    layers. Then (`standins.rs`) the collector, Jaeger and Prometheus images
-//!    compose.yaml runs, where they are missing: stand-ins from the binaries of `cargo
-//!    xtask backends` and from Debian's `prometheus` (`prometheus.rs`), under the official
-//!    names and the versions .env pins;
-//! 3. images (`images.rs`): each runs as UID 65532, has no shell or package manager,
-//!    carries the CA bundle; each service answers /health with its own name and the build's commit,
+//! 2. build (`platforms.rs`, `build.rs`): the runtime base made to offer amd64 and arm64
+//!    (a stand-in for the platform the machine's base lacks); the five images from
+//!    docker/Dockerfile by `--target` for each platform, with VERSION and GIT_COMMIT (per
+//!    platform the first target compiles, the others reuse its builder layers; the builder
+//!    cross-compiles for arm64), each target's two put together as one image index. Then
+//!    (`standins.rs`) the collector, Jaeger and Prometheus images compose.yaml runs, where
+//!    they are missing: stand-ins from the binaries of `cargo xtask backends` and from
+//!    Debian's `prometheus` (`prometheus.rs`), under the official names and the versions
+//!    .env pins;
+//! 3. images (`images.rs`), per platform (arm64 under qemu, through binfmt_misc): each runs
+//!    as UID 65532, is built for its platform, has no shell or package manager, carries the
+//!    CA bundle; each service answers /health with its own name and the build's commit,
 //!    passes its own HEALTHCHECK, and (the APIs, then the website through them) /ready
-//!    against DynamoDB Local in a table the admin image created;
+//!    against DynamoDB Local in a table the admin image created; an admission through
+//!    register is read back from server-listing and shown by the website;
 //! 4. compose (`compose.rs`; the stack itself in `stack.rs`): the whole compose.yaml comes
 //!    up with podman-compose, one service at a time in the order and on the conditions
 //!    its `depends_on` declares, DynamoDB behind its TLS proxy, the services exporting to
@@ -56,6 +61,7 @@ mod build;
 mod compose;
 mod images;
 mod lint;
+mod platforms;
 mod podman;
 mod prometheus;
 mod stack;
@@ -121,9 +127,18 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     summary.run("lint: compose config (compose.yaml)", || {
         validate_compose_files(&ctx)
     });
-    let built = summary.run("build: five images, one compile", || {
-        build::build_images(&ctx)
+    let base = summary.run("build: the runtime base for amd64 and arm64", || {
+        platforms::ensure_runtime_base(&ctx)
     });
+    let built = if base {
+        summary.run(
+            "build: five images for amd64 and arm64, one compile each, one index per image",
+            || build::build_images(&ctx),
+        )
+    } else {
+        summary.skip("build: the images", "their base is missing");
+        false
+    };
     let standins = summary.run(
         "build: collector, Jaeger and Prometheus images (stand-ins where missing)",
         || standins::ensure_standins(&ctx),
@@ -294,8 +309,14 @@ impl Build {
         Ok(Self { version, commit })
     }
 
+    /// The image index of both platforms (compose runs it: the machine's platform).
     fn image(target: &str) -> String {
         format!("cuddlekube/{target}:{IMAGE_TAG}")
+    }
+
+    /// One platform's image.
+    fn image_for(target: &str, platform: platforms::Platform) -> String {
+        format!("cuddlekube/{target}:{IMAGE_TAG}-{}", platform.arch())
     }
 }
 
